@@ -1,0 +1,49 @@
+# Two commands matter: `make run` (the whole product on 127.0.0.1:8000) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_ADMIN_USERNAME ?= admin
+DEMO_ADMIN_PASSWORD ?= admin-demo-password
+export DEMO_ADMIN_USERNAME DEMO_ADMIN_PASSWORD
+
+.PHONY: install run test lint format migrate seed clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: seed
+	@echo ""
+	@echo "  API docs:   http://$(HOST):$(PORT)/api/docs"
+	@echo "  API schema: http://$(HOST):$(PORT)/api/schema"
+	@echo "  Admin:      http://$(HOST):$(PORT)/admin/  (login: $(DEMO_ADMIN_USERNAME) / $(DEMO_ADMIN_PASSWORD))"
+	@echo "  Sandbox:    http://$(HOST):$(PORT)/sandbox/  (WeChat login codes for demo shoppers)"
+	@echo "  Ctrl-C stops the API, the Celery worker and Celery beat."
+	@echo ""
+	HOST=$(HOST) PORT=$(PORT) exec $(BIN)/honcho --procfile Procfile.dev start
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var/db.sqlite3* var/test_db.sqlite3* var/celery-broker var/celerybeat-schedule*

@@ -1,0 +1,1 @@
+"""Scan & pay baskets, carts and orders, payments, exit passes, delivery, returns."""

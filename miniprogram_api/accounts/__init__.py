@@ -1,0 +1,1 @@
+"""Customers (shoppers and staff), access tokens and WeChat login."""

@@ -1,0 +1,119 @@
+"""The one error shape: ``{"error": {"code", "message", "details"}}``.
+
+``exception_handler`` turns DRF's and the domain's exceptions into it; the middleware
+catches what never reaches DRF (unknown URLs, unhandled exceptions) on API paths, so a
+client never has to parse an HTML error page, even with DEBUG on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from miniprogram_api.core import errors as domain
+
+logger = logging.getLogger(__name__)
+
+API_PREFIXES = ("/api/",)
+
+DOMAIN_STATUS: list[tuple[type[domain.DomainError], int]] = [
+    (domain.NotFound, status.HTTP_404_NOT_FOUND),
+    (domain.Conflict, status.HTTP_409_CONFLICT),
+    (domain.Unprocessable, status.HTTP_422_UNPROCESSABLE_ENTITY),
+    (domain.RateLimited, status.HTTP_429_TOO_MANY_REQUESTS),
+    (domain.UpstreamUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (domain.UpstreamError, status.HTTP_502_BAD_GATEWAY),
+    (domain.InvalidInput, status.HTTP_400_BAD_REQUEST),
+]
+
+DRF_CODES: dict[type[exceptions.APIException], str] = {
+    exceptions.ParseError: "malformed_request",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def status_for(exc: domain.DomainError) -> int:
+    for kind, code in DOMAIN_STATUS:
+        if isinstance(exc, kind):
+            return code
+    return status.HTTP_400_BAD_REQUEST
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, domain.DomainError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=status_for(exc))
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)  # sets Retry-After, WWW-Authenticate
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return None  # a bug: let it become a 500, which the middleware renders
+
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = error_body("validation_error", "The request has invalid fields.", details)
+        return response
+
+    code = _code_for(exc)
+    details: dict[str, Any] = {}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        details["retry_after_seconds"] = int(exc.wait + 0.999)
+    response.data = error_body(code, str(exc.detail), details)
+    return response
+
+
+def _code_for(exc: exceptions.APIException) -> str:
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        codes = exc.get_codes()
+        if isinstance(codes, str) and codes != "authentication_failed":
+            return codes
+    for kind, code in DRF_CODES.items():
+        if isinstance(exc, kind):
+            return code
+    return "error"
+
+
+class ApiErrorMiddleware:
+    """Render Django's own 404/500 on API paths in the error shape."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            request.path.startswith(API_PREFIXES)
+            and response.status_code in (404, 500)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            if response.status_code == 404:
+                return JsonResponse(error_body("not_found", "No such endpoint or object."), status=404)
+            return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+        return response
+
+    def process_exception(self, request, exception):
+        if not request.path.startswith(API_PREFIXES):
+            return None
+        if isinstance(exception, Http404):
+            return JsonResponse(error_body("not_found", "No such endpoint or object."), status=404)
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)

@@ -1,0 +1,12 @@
+"""``/api/v1/``: one urls module per domain, gathered here."""
+
+from django.urls import include, path
+
+from . import auth_views
+
+urlpatterns = [
+    path("auth/wechat-login", auth_views.WeChatLoginView.as_view(), name="wechat-login"),
+    path("auth/logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("me", auth_views.MeView.as_view(), name="me"),
+    path("", include("miniprogram_api.api.stores_urls")),
+]

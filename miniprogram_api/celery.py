@@ -1,0 +1,15 @@
+"""The Celery application.
+
+Locally the broker is kombu's filesystem transport under ``var/`` so ``make run`` needs
+no server; with ``REDIS_URL`` set, Redis is the broker (see settings).
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "miniprogram_api.settings")
+
+app = Celery("miniprogram_api")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

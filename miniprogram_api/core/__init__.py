@@ -1,0 +1,1 @@
+"""Building blocks every app needs: money in fen, the clock, domain errors. Imports no app."""

@@ -1,0 +1,291 @@
+"""Settings, read from the environment (a ``.env`` file is read if present).
+
+Every value has a safe default for the local run: SQLite under ``var/``, an in-process
+cache, a filesystem Celery broker and the built-in provider sandbox. ``DJANGO_ENV=production``
+switches on the production checks at the bottom, which refuse to start with a setting
+that would be unsafe in front of shoppers.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+load_dotenv(BASE_DIR / ".env")
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    raw = env(name)
+    return int(raw) if raw else default
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = env(name)
+    return [item.strip() for item in raw.split(",") if item.strip()] if raw else default
+
+
+DEVELOPMENT_SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
+
+PRODUCTION = env("DJANGO_ENV", "development").lower() == "production"
+DEBUG = env_bool("DEBUG", not PRODUCTION)
+SECRET_KEY = env("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", not PRODUCTION)
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "miniprogram_api.accounts",
+    "stores",
+    "promotions",
+    "checkout",
+]
+if SANDBOX_ENABLED:
+    INSTALLED_APPS.append("miniprogram_api.sandbox")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "miniprogram_api.api.errors.ApiErrorMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "miniprogram_api.urls"
+WSGI_APPLICATION = "miniprogram_api.wsgi.application"
+AUTH_USER_MODEL = "accounts.Customer"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- Database -------------------------------------------------------------------------
+DATABASE_URL = env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent writers need IMMEDIATE transactions, WAL and a busy timeout, or they
+    # fail with "database is locked" instead of waiting their turn.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+else:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# --- Cache, Redis and Celery ----------------------------------------------------------
+REDIS_URL = env("REDIS_URL")
+CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", "mp")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 2,
+                "SOCKET_TIMEOUT": 2,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "mp"}}
+
+CELERY_TIMEZONE = "Asia/Shanghai"
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+if REDIS_URL:
+    CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
+    # Longer than any countdown or retry backoff we use, so Redis never redelivers a
+    # message that a worker is still legitimately holding.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+else:
+    _broker_dir = VAR_DIR / "celery-broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-tokens": {
+        "task": "miniprogram_api.accounts.tasks.purge_expired_tokens",
+        "schedule": timedelta(hours=1),
+    },
+}
+
+# --- Internationalisation and time ----------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+
+# --- REST framework and the API conventions -------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["miniprogram_api.api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "miniprogram_api.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "miniprogram_api.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env("THROTTLE_LOGIN", "20/min"),
+        "lookup": env("THROTTLE_LOOKUP", "300/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Mini-program backend API",
+    "DESCRIPTION": (
+        "Scan & pay, next-day delivery, promotions, gift cards and returns for a retailer's "
+        "WeChat mini-program. Money is integer fen; times are ISO 8601 with offset; errors "
+        'are `{"error": {"code", "message", "details"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# --- Tokens ---------------------------------------------------------------------------
+ACCESS_TOKEN_TTL = timedelta(days=env_int("ACCESS_TOKEN_TTL_DAYS", 30))
+
+# --- WeChat login ---------------------------------------------------------------------
+WECHAT_APPID = env("WECHAT_APPID", "wx0000sandbox0001")
+WECHAT_SECRET = env("WECHAT_SECRET", "sandbox-app-secret")
+WECHAT_API_BASE_URL = env("WECHAT_API_BASE_URL", f"{PUBLIC_BASE_URL}/sandbox/wechat").rstrip("/")
+WECHAT_HTTP_TIMEOUT = (float(env("WECHAT_CONNECT_TIMEOUT", "3")), float(env("WECHAT_READ_TIMEOUT", "5")))
+
+# --- Payments and exit passes (used from the scan & pay issue on) ----------------------
+WECHATPAY_MCHID = env("WECHATPAY_MCHID", "1900000001")
+WECHATPAY_PRIVATE_KEY_PATH = env("WECHATPAY_PRIVATE_KEY_PATH", str(VAR_DIR / "keys" / "wechatpay_merchant.pem"))
+WECHATPAY_CERT_SERIAL = env("WECHATPAY_CERT_SERIAL")
+WECHATPAY_APIV3_KEY = env("WECHATPAY_APIV3_KEY")
+WECHATPAY_PLATFORM_PUBLIC_KEY_PATH = env(
+    "WECHATPAY_PLATFORM_PUBLIC_KEY_PATH", str(VAR_DIR / "keys" / "wechatpay_platform_public.pem")
+)
+WECHATPAY_PLATFORM_PUBLIC_KEY_ID = env("WECHATPAY_PLATFORM_PUBLIC_KEY_ID")
+WECHATPAY_BASE_URL = env("WECHATPAY_BASE_URL", f"{PUBLIC_BASE_URL}/sandbox/wechatpay").rstrip("/")
+ALIPAY_APP_ID = env("ALIPAY_APP_ID", "2021000000000001")
+ALIPAY_PRIVATE_KEY_PATH = env("ALIPAY_PRIVATE_KEY_PATH", str(VAR_DIR / "keys" / "alipay_app_private.pem"))
+ALIPAY_PUBLIC_KEY_PATH = env("ALIPAY_PUBLIC_KEY_PATH", str(VAR_DIR / "keys" / "alipay_public.pem"))
+ALIPAY_SELLER_ID = env("ALIPAY_SELLER_ID", "2088000000000001")
+ALIPAY_GATEWAY_URL = env("ALIPAY_GATEWAY_URL", f"{PUBLIC_BASE_URL}/sandbox/alipay/gateway.do")
+EXIT_PASS_SIGNING_KEY_PATH = env("EXIT_PASS_SIGNING_KEY_PATH", str(VAR_DIR / "keys" / "exit_pass_ed25519.pem"))
+
+# --- Catalogue ------------------------------------------------------------------------
+NEW_PRODUCT_DAYS = env_int("NEW_PRODUCT_DAYS", 30)
+# In-store variable-measure EAN-13 layouts by two-digit prefix (20-29): the item code
+# length, whether the value is a price in fen or a weight in grams, and whether a GS1
+# 4-digit price verifier digit precedes the value. Shops print their own labels, so the
+# layout is the retailer's choice; override with STORE_BARCODE_LAYOUTS as JSON.
+STORE_BARCODE_LAYOUTS_DEFAULT = {
+    "20": {"item_digits": 5, "value": "price", "verifier": False},
+    "21": {"item_digits": 5, "value": "price", "verifier": False},
+    "22": {"item_digits": 5, "value": "price", "verifier": True},
+    "23": {"item_digits": 5, "value": "price", "verifier": True},
+    "24": {"item_digits": 5, "value": "price", "verifier": True},
+    "25": {"item_digits": 5, "value": "weight", "verifier": False},
+    "26": {"item_digits": 5, "value": "weight", "verifier": False},
+    "27": {"item_digits": 5, "value": "weight", "verifier": False},
+    "28": {"item_digits": 5, "value": "weight", "verifier": False},
+    "29": {"item_digits": 5, "value": "weight", "verifier": False},
+}
+_layouts_raw = env("STORE_BARCODE_LAYOUTS")
+if _layouts_raw:
+    import json
+
+    STORE_BARCODE_LAYOUTS = json.loads(_layouts_raw)
+else:
+    STORE_BARCODE_LAYOUTS = STORE_BARCODE_LAYOUTS_DEFAULT
+
+# --- Logging --------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Production -----------------------------------------------------------------------
+if PRODUCTION:
+    problems = []
+    if DEBUG:
+        problems.append("DEBUG must be off")
+    if not SECRET_KEY or SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 32:
+        problems.append("SECRET_KEY must be set to a long random value")
+    if SANDBOX_ENABLED:
+        problems.append("SANDBOX_ENABLED must be off")
+    if not ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS must list the public host names")
+    if problems:
+        raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(problems) + ".")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True

@@ -1,0 +1,1 @@
+"""Promotions and the pricing engine: coupons, raffles, flash sales, campaigns, gift cards."""

@@ -1,0 +1,1 @@
+"""Cities, fulfilment locations (stores and warehouses), the catalogue, prices and stock."""
