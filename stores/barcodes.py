@@ -92,14 +92,17 @@ def parse(raw: object) -> ProductCode | VariableMeasureCode:
         raise InvalidBarcode("The check digit is wrong; scan it again.", details={"barcode": text})
 
     gtin = text.zfill(14)
-    layout = settings.STORE_BARCODE_LAYOUTS.get(text[:2]) if len(text) == 13 else None
+    # An in-store label is an EAN-13; a reader that reports GTIN-14 spells it with a leading
+    # indicator 0, and that spelling must read as the same label, not as an unknown product.
+    ean13 = gtin[1:] if len(text) >= 13 and gtin[0] == "0" else None
+    layout = settings.STORE_BARCODE_LAYOUTS.get(ean13[:2]) if ean13 else None
     if layout is not None:
-        return _parse_variable_measure(text, layout)
+        return _parse_variable_measure(ean13, layout, printed=text)
     return ProductCode(gtin=gtin, format=FORMATS[len(text)], printed=text)  # type: ignore[arg-type]
 
 
-def _parse_variable_measure(text: str, layout: dict) -> VariableMeasureCode:
-    """``PP`` prefix, item code, [verifier], value, check digit: 13 digits in all."""
+def _parse_variable_measure(text: str, layout: dict, *, printed: str) -> VariableMeasureCode:
+    """``PP`` prefix, item code, [verifier], value, check digit: the 13 digits of ``text``."""
     item_digits = int(layout["item_digits"])
     verifier = bool(layout.get("verifier"))
     start = 2 + item_digits + (1 if verifier else 0)
@@ -110,15 +113,15 @@ def _parse_variable_measure(text: str, layout: dict) -> VariableMeasureCode:
         if len(value) != 4:
             raise InvalidBarcode("A price verifier digit needs a 4-digit price field.")
         if price_verifier_digit(value) != int(text[start - 1]):
-            raise InvalidBarcode("The price verifier digit is wrong; scan it again.", details={"barcode": text})
+            raise InvalidBarcode("The price verifier digit is wrong; scan it again.", details={"barcode": printed})
     amount = int(value)
     if amount <= 0:
-        raise InvalidBarcode("The label carries no price or weight.", details={"barcode": text})
+        raise InvalidBarcode("The label carries no price or weight.", details={"barcode": printed})
     is_price = layout["value"] == "price"
     return VariableMeasureCode(
         prefix=text[:2],
         item_code=text[2 : 2 + item_digits],
         price_fen=amount if is_price else None,
         weight_g=None if is_price else amount,
-        printed=text,
+        printed=printed,
     )
