@@ -189,6 +189,10 @@ REST_FRAMEWORK = {
         "lookup": env("THROTTLE_LOOKUP", "300/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # How many reverse proxies append to X-Forwarded-For in front of us: throttles count the
+    # address the nearest proxy saw. DRF's default (None) trusts the whole header, so a
+    # client could dodge the login throttle by sending a different X-Forwarded-For each time.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 1 if PRODUCTION else 0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 if DEBUG:
@@ -213,10 +217,19 @@ SPECTACULAR_SETTINGS = {
 ACCESS_TOKEN_TTL = timedelta(days=env_int("ACCESS_TOKEN_TTL_DAYS", 30))
 
 # --- WeChat login ---------------------------------------------------------------------
-WECHAT_APPID = env("WECHAT_APPID", "wx0000sandbox0001")
-WECHAT_SECRET = env("WECHAT_SECRET", "sandbox-app-secret")
-WECHAT_API_BASE_URL = env("WECHAT_API_BASE_URL", f"{PUBLIC_BASE_URL}/sandbox/wechat").rstrip("/")
+SANDBOX_DEFAULT_WECHAT_APPID = "wx0000sandbox0001"
+SANDBOX_DEFAULT_WECHAT_SECRET = "sandbox-app-secret"  # noqa: S105 - the sandbox's own, refused in production
+WECHAT_APPID = env("WECHAT_APPID", SANDBOX_DEFAULT_WECHAT_APPID)
+WECHAT_SECRET = env("WECHAT_SECRET", SANDBOX_DEFAULT_WECHAT_SECRET)
+WECHAT_API_BASE_URL = env(
+    "WECHAT_API_BASE_URL", "https://api.weixin.qq.com" if PRODUCTION else f"{PUBLIC_BASE_URL}/sandbox/wechat"
+).rstrip("/")
 WECHAT_HTTP_TIMEOUT = (float(env("WECHAT_CONNECT_TIMEOUT", "3")), float(env("WECHAT_READ_TIMEOUT", "5")))
+# The mini-program as the sandbox's WeChat has it on file. The sandbox checks our requests
+# against these, not against our own settings, so a wrong WECHAT_SECRET fails as it would
+# at Tencent.
+SANDBOX_WECHAT_APPID = env("SANDBOX_WECHAT_APPID", WECHAT_APPID)
+SANDBOX_WECHAT_SECRET = env("SANDBOX_WECHAT_SECRET", WECHAT_SECRET)
 
 # --- Payments and exit passes (used from the scan & pay issue on) ----------------------
 WECHATPAY_MCHID = env("WECHATPAY_MCHID", "1900000001")
@@ -257,7 +270,10 @@ _layouts_raw = env("STORE_BARCODE_LAYOUTS")
 if _layouts_raw:
     import json
 
-    STORE_BARCODE_LAYOUTS = json.loads(_layouts_raw)
+    try:
+        STORE_BARCODE_LAYOUTS = json.loads(_layouts_raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"STORE_BARCODE_LAYOUTS is not valid JSON: {exc}") from None
 else:
     STORE_BARCODE_LAYOUTS = STORE_BARCODE_LAYOUTS_DEFAULT
 
@@ -268,7 +284,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # At DEBUG urllib3 logs every request line, query string included, and WeChat's
+        # jscode2session takes the app secret in the query string.
+        "urllib3": {"level": "WARNING"},
+    },
 }
 
 # --- Production -----------------------------------------------------------------------
@@ -282,6 +303,8 @@ if PRODUCTION:
         problems.append("SANDBOX_ENABLED must be off")
     if not ALLOWED_HOSTS:
         problems.append("ALLOWED_HOSTS must list the public host names")
+    if WECHAT_APPID == SANDBOX_DEFAULT_WECHAT_APPID or WECHAT_SECRET == SANDBOX_DEFAULT_WECHAT_SECRET:
+        problems.append("WECHAT_APPID and WECHAT_SECRET must be the mini-program's own")
     if problems:
         raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(problems) + ".")
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

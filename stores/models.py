@@ -45,7 +45,9 @@ class Location(models.Model):
     latitude = models.DecimalField(max_digits=9, decimal_places=6)
     longitude = models.DecimalField(max_digits=9, decimal_places=6)
     opens_at = models.TimeField(help_text="Local (Asia/Shanghai) opening time.")
-    closes_at = models.TimeField(help_text="Local closing time; before opens_at means open past midnight.")
+    closes_at = models.TimeField(
+        help_text="Local closing time; before opens_at means open past midnight, equal to it open 24 hours."
+    )
     scan_and_go_enabled = models.BooleanField(default=False)
     has_pickup_station = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
@@ -66,8 +68,12 @@ class Location(models.Model):
         return f"{self.code} {self.name}"
 
     def is_open_at(self, local_time) -> bool:
-        """Whether the location is open at a local (Asia/Shanghai) wall-clock time."""
-        if self.opens_at <= self.closes_at:
+        """Whether the location is open at a local (Asia/Shanghai) wall-clock time.
+
+        Equal opening and closing times mean open around the clock."""
+        if self.opens_at == self.closes_at:
+            return True
+        if self.opens_at < self.closes_at:
             return self.opens_at <= local_time < self.closes_at
         return local_time >= self.opens_at or local_time < self.closes_at
 

@@ -94,3 +94,12 @@ class StockFactory(factory.django.DjangoModelFactory):
     product = factory.SubFactory(ProductFactory)
     on_hand = 50
     reserved = 0
+
+
+class LocationPriceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = stores.LocationPrice
+
+    location = factory.SubFactory(LocationFactory)
+    product = factory.SubFactory(ProductFactory)
+    price_fen = 890

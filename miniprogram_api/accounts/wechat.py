@@ -89,23 +89,30 @@ def code_to_session(code: str) -> WeChatSession:
 
     errcode = body.get("errcode") or 0
     if errcode:
-        logger.info("jscode2session errcode=%s code=%s…", errcode, code[:4])
-        raise _error_for(errcode, body.get("errmsg", ""))
+        error = _error_for(errcode)
+        if isinstance(error, WeChatError):
+            # Not the shopper's doing (a wrong appid or secret, an unknown errcode): ours to fix.
+            logger.error("jscode2session errcode=%s errmsg=%s", errcode, str(body.get("errmsg", ""))[:200])
+        else:
+            logger.info("jscode2session errcode=%s code=%s…", errcode, code[:4])
+        raise error
     openid, session_key = body.get("openid"), body.get("session_key")
     if not openid or not session_key:
         raise WeChatError("WeChat answered without an openid.")
     return WeChatSession(openid=openid, unionid=body.get("unionid") or None, session_key=session_key)
 
 
-def _error_for(errcode: int, errmsg: str) -> Exception:
+def _error_for(errcode: int) -> Exception:
+    """The shopper sees the errcode but not WeChat's errmsg, which may describe our setup."""
     if errcode == ERRCODE_INVALID_CODE:
         return WeChatCodeInvalid(details={"errcode": errcode})
     if errcode == ERRCODE_CODE_USED:
         return WeChatCodeUsed(details={"errcode": errcode})
     if errcode == ERRCODE_RATE_LIMITED:
-        return WeChatRateLimited(details={"errcode": errcode})
+        # WeChat's quota is per minute: "retry next minute".
+        return WeChatRateLimited(details={"errcode": errcode, "retry_after_seconds": 60})
     if errcode == ERRCODE_HIGH_RISK_USER:
         return WeChatUserBlocked(details={"errcode": errcode})
     if errcode == ERRCODE_SYSTEM_BUSY:
         return WeChatUnavailable(details={"errcode": errcode})
-    return WeChatError(details={"errcode": errcode, "errmsg": str(errmsg)[:200]})
+    return WeChatError(details={"errcode": errcode})

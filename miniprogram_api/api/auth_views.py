@@ -21,8 +21,18 @@ class CustomerSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class StrictCharField(serializers.CharField):
+    """A string, not a number coerced into one: DRF's CharField turns 123 into "123", and
+    a code that was never a string is a client bug better refused than sent to WeChat."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class WeChatLoginInput(serializers.Serializer):
-    code = serializers.CharField(max_length=128, help_text="The code from wx.login() in the mini-program.")
+    code = StrictCharField(max_length=128, help_text="The code from wx.login() in the mini-program.")
 
 
 class WeChatLoginOutput(serializers.Serializer):

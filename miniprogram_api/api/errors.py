@@ -58,7 +58,11 @@ def status_for(exc: domain.DomainError) -> int:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, domain.DomainError):
-        return Response(error_body(exc.code, exc.message, exc.details), status=status_for(exc))
+        response = Response(error_body(exc.code, exc.message, exc.details), status=status_for(exc))
+        retry_after = exc.details.get("retry_after_seconds")
+        if isinstance(exc, domain.RateLimited) and retry_after is not None:
+            response["Retry-After"] = str(retry_after)
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -92,8 +96,25 @@ def _code_for(exc: exceptions.APIException) -> str:
     return "error"
 
 
+# Django's own error pages (not DRF's), by status, as they appear on API paths.
+DJANGO_ERROR_CODES = {
+    400: ("bad_request", "The request could not be understood."),
+    403: ("permission_denied", "You may not do that."),
+    404: ("not_found", "No such endpoint or object."),
+    405: ("method_not_allowed", "Method not allowed on this endpoint."),
+    413: ("request_too_large", "The request body is too large."),
+}
+SERVER_ERROR = ("server_error", "Something went wrong on our side.")
+KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
 class ApiErrorMiddleware:
-    """Render Django's own 404/500 on API paths in the error shape."""
+    """Render Django's own error pages on API paths in the error shape.
+
+    DRF renders its errors itself; what is left are the responses Django makes before or
+    around a view: an unknown URL (404), a Host not in ALLOWED_HOSTS (400), a plain view's
+    wrong method (405), an unhandled exception (500). Each would be an HTML page.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -102,18 +123,30 @@ class ApiErrorMiddleware:
         response = self.get_response(request)
         if (
             request.path.startswith(API_PREFIXES)
-            and response.status_code in (404, 500)
+            and response.status_code >= 400
+            and not hasattr(response, "accepted_renderer")  # DRF's own: already the shape
             and not response.get("Content-Type", "").startswith("application/json")
         ):
-            if response.status_code == 404:
-                return JsonResponse(error_body("not_found", "No such endpoint or object."), status=404)
-            return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+            return _reshape(response)
         return response
 
     def process_exception(self, request, exception):
         if not request.path.startswith(API_PREFIXES):
             return None
         if isinstance(exception, Http404):
-            return JsonResponse(error_body("not_found", "No such endpoint or object."), status=404)
+            return JsonResponse(error_body(*DJANGO_ERROR_CODES[404]), status=404)
         logger.exception("Unhandled error on %s %s", request.method, request.path)
-        return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+        return JsonResponse(error_body(*SERVER_ERROR), status=500)
+
+
+def _reshape(response) -> JsonResponse:
+    status_code = response.status_code
+    if status_code >= 500:
+        code, message = SERVER_ERROR
+    else:
+        code, message = DJANGO_ERROR_CODES.get(status_code, ("error", response.reason_phrase or "Request failed."))
+    reshaped = JsonResponse(error_body(code, message), status=status_code)
+    for header in KEPT_HEADERS:
+        if header in response:
+            reshaped[header] = response[header]
+    return reshaped

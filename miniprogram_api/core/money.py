@@ -7,6 +7,7 @@ from a calculation fails loudly instead of rounding silently.
 from __future__ import annotations
 
 FEN_PER_YUAN = 100
+GRAMS_PER_KG = 1000
 
 
 def require_fen(value: object, *, field: str = "amount_fen") -> int:
@@ -21,3 +22,26 @@ def format_yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     yuan, rest = divmod(abs(fen), FEN_PER_YUAN)
     return f"{sign}¥{yuan}.{rest:02d}"
+
+
+def divide_round_half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded to the nearest int, halves rounded up.
+
+    Integer arithmetic only: ``round()`` on a float rounds halves to even and a float
+    cannot hold every product of grams and fen exactly, so either would lose a fen now
+    and then. Defined for a non-negative numerator and a positive denominator, which is
+    every amount we divide; anything else is refused rather than guessed at.
+    """
+    require_fen(numerator, field="numerator")
+    require_fen(denominator, field="denominator")
+    if numerator < 0 or denominator <= 0:
+        raise ValueError("divide_round_half_up takes a non-negative numerator and a positive denominator")
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def price_for_weight_fen(*, weight_g: int, price_per_kg_fen: int) -> int:
+    """The price in fen of ``weight_g`` grams of a product sold at ``price_per_kg_fen``,
+    rounded half up to the fen (e.g. 1234 g at 1990 fen/kg = 2455.66 -> 2456 fen)."""
+    require_fen(weight_g, field="weight_g")
+    require_fen(price_per_kg_fen, field="price_per_kg_fen")
+    return divide_round_half_up(weight_g * price_per_kg_fen, GRAMS_PER_KG)

@@ -35,12 +35,21 @@ def _stable_id(prefix: str, *parts: str) -> str:
     return prefix + base64.urlsafe_b64encode(digest).decode()[:27]
 
 
+def sandbox_openid(appid: str, shopper: str) -> str:
+    """The openid this sandbox gives ``shopper`` in mini-program ``appid``.
+
+    Stable, as WeChat's is per user and app, so every login as one shopper finds the same
+    customer, and demo data (``seed_demo``) can create that customer before the first login.
+    """
+    return _stable_id("o", appid, shopper)
+
+
 @require_GET
 def jscode2session(request):
     appid = request.GET.get("appid", "")
-    if appid != settings.WECHAT_APPID:
+    if appid != settings.SANDBOX_WECHAT_APPID:
         return _error(40013, "invalid appid")
-    if not hmac.compare_digest(request.GET.get("secret", ""), settings.WECHAT_SECRET):
+    if not hmac.compare_digest(request.GET.get("secret", "").encode(), settings.SANDBOX_WECHAT_SECRET.encode()):
         return _error(40125, "invalid appsecret")
     if request.GET.get("grant_type") != "authorization_code":
         return _error(40002, "invalid grant_type")
@@ -77,12 +86,12 @@ def mint_login_code(request):
     fail_with = body.get("fail_with_errcode")
     if fail_with is not None and not isinstance(fail_with, int):
         return JsonResponse({"error": "fail_with_errcode must be an integer"}, status=400)
-    appid = settings.WECHAT_APPID
+    appid = settings.SANDBOX_WECHAT_APPID
     row = WeChatLoginCode.objects.create(
         code=secrets.token_urlsafe(24),
         appid=appid,
         shopper=shopper,
-        openid=_stable_id("o", appid, shopper),
+        openid=sandbox_openid(appid, shopper),
         unionid=_stable_id("u", shopper),
         created_at=timezone.now(),
         fail_with_errcode=fail_with,
