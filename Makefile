@@ -29,7 +29,7 @@ run: seed
 	@echo "  API docs:   http://$(HOST):$(PORT)/api/docs"
 	@echo "  API schema: http://$(HOST):$(PORT)/api/schema"
 	@echo "  Admin:      http://$(HOST):$(PORT)/admin/  (login: $(DEMO_ADMIN_USERNAME) / $(DEMO_ADMIN_PASSWORD))"
-	@echo "  Sandbox:    http://$(HOST):$(PORT)/sandbox/  (WeChat login codes for demo shoppers)"
+	@echo "  Sandbox:    POST http://$(HOST):$(PORT)/sandbox/wechat/login-codes {\"shopper\": \"li-na\"} mints a WeChat login code"
 	@echo "  Ctrl-C stops the API, the Celery worker and Celery beat."
 	@echo ""
 	HOST=$(HOST) PORT=$(PORT) exec $(BIN)/honcho --procfile Procfile.dev start
