@@ -383,3 +383,33 @@ def test_login_throttle_keeps_its_history_in_the_shared_cache(db, no_wechat_call
     APIClient().post(LOGIN_URL, {}, format="json")
 
     assert len(cache.get("throttle_login_127.0.0.1")) == 1
+
+
+@pytest.mark.redis
+def test_login_throttle_history_is_seen_by_another_process_through_redis(db, no_wechat_calls, two_logins_per_minute):
+    """Two gunicorn workers are two processes: the count must live in Redis, not in memory."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings as django_settings
+
+    APIClient().post(LOGIN_URL, {}, format="json")
+    APIClient().post(LOGIN_URL, {}, format="json")
+
+    other_process = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.core.cache import cache; "
+            "print(len(cache.get('throttle_login_127.0.0.1') or []))",
+        ],
+        cwd=django_settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "miniprogram_api.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert other_process.stdout.strip().splitlines()[-1] == "2"
