@@ -231,22 +231,47 @@ WECHAT_HTTP_TIMEOUT = (float(env("WECHAT_CONNECT_TIMEOUT", "3")), float(env("WEC
 SANDBOX_WECHAT_APPID = env("SANDBOX_WECHAT_APPID", WECHAT_APPID)
 SANDBOX_WECHAT_SECRET = env("SANDBOX_WECHAT_SECRET", WECHAT_SECRET)
 
-# --- Payments and exit passes (used from the scan & pay issue on) ----------------------
-WECHATPAY_MCHID = env("WECHATPAY_MCHID", "1900000001")
-WECHATPAY_PRIVATE_KEY_PATH = env("WECHATPAY_PRIVATE_KEY_PATH", str(VAR_DIR / "keys" / "wechatpay_merchant.pem"))
-WECHATPAY_CERT_SERIAL = env("WECHATPAY_CERT_SERIAL")
-WECHATPAY_APIV3_KEY = env("WECHATPAY_APIV3_KEY")
+# --- Payments and exit passes ----------------------------------------------------------
+# Locally (sandbox on) every key defaults to one generated once into var/keys, shared with
+# the sandbox that plays WeChat Pay and Alipay. In production each must come from the
+# environment; the checks at the bottom refuse to start without them.
+KEYS_DIR = VAR_DIR / "keys"
+_local_keys: dict[str, str] = {}
+if SANDBOX_ENABLED:
+    from miniprogram_api.core.local_keys import ensure_local_keys
+
+    _local_keys = ensure_local_keys(KEYS_DIR)
+
+PAYMENT_TIMEOUT = timedelta(minutes=env_int("PAYMENT_TIMEOUT_MINUTES", 15))
+PAYMENT_HTTP_TIMEOUT = (float(env("PAYMENT_CONNECT_TIMEOUT", "3")), float(env("PAYMENT_READ_TIMEOUT", "10")))
+WECHATPAY_MCHID = env("WECHATPAY_MCHID", "1900000001" if SANDBOX_ENABLED else "")
+WECHATPAY_PRIVATE_KEY_PATH = env("WECHATPAY_PRIVATE_KEY_PATH", str(KEYS_DIR / "wechatpay_merchant_private.pem"))
+WECHATPAY_CERT_SERIAL = env("WECHATPAY_CERT_SERIAL", _local_keys.get("merchant_serial", ""))
+WECHATPAY_APIV3_KEY = env("WECHATPAY_APIV3_KEY", _local_keys.get("apiv3_key", ""))
 WECHATPAY_PLATFORM_PUBLIC_KEY_PATH = env(
-    "WECHATPAY_PLATFORM_PUBLIC_KEY_PATH", str(VAR_DIR / "keys" / "wechatpay_platform_public.pem")
+    "WECHATPAY_PLATFORM_PUBLIC_KEY_PATH", str(KEYS_DIR / "wechatpay_platform_public.pem")
 )
-WECHATPAY_PLATFORM_PUBLIC_KEY_ID = env("WECHATPAY_PLATFORM_PUBLIC_KEY_ID")
-WECHATPAY_BASE_URL = env("WECHATPAY_BASE_URL", f"{PUBLIC_BASE_URL}/sandbox/wechatpay").rstrip("/")
-ALIPAY_APP_ID = env("ALIPAY_APP_ID", "2021000000000001")
-ALIPAY_PRIVATE_KEY_PATH = env("ALIPAY_PRIVATE_KEY_PATH", str(VAR_DIR / "keys" / "alipay_app_private.pem"))
-ALIPAY_PUBLIC_KEY_PATH = env("ALIPAY_PUBLIC_KEY_PATH", str(VAR_DIR / "keys" / "alipay_public.pem"))
-ALIPAY_SELLER_ID = env("ALIPAY_SELLER_ID", "2088000000000001")
-ALIPAY_GATEWAY_URL = env("ALIPAY_GATEWAY_URL", f"{PUBLIC_BASE_URL}/sandbox/alipay/gateway.do")
-EXIT_PASS_SIGNING_KEY_PATH = env("EXIT_PASS_SIGNING_KEY_PATH", str(VAR_DIR / "keys" / "exit_pass_ed25519.pem"))
+WECHATPAY_PLATFORM_PUBLIC_KEY_ID = env(
+    "WECHATPAY_PLATFORM_PUBLIC_KEY_ID", _local_keys.get("platform_public_key_id", "")
+)
+WECHATPAY_BASE_URL = env(
+    "WECHATPAY_BASE_URL", "https://api.mch.weixin.qq.com" if PRODUCTION else f"{PUBLIC_BASE_URL}/sandbox/wechatpay"
+).rstrip("/")
+ALIPAY_APP_ID = env("ALIPAY_APP_ID", "2021000000000001" if SANDBOX_ENABLED else "")
+ALIPAY_PRIVATE_KEY_PATH = env("ALIPAY_PRIVATE_KEY_PATH", str(KEYS_DIR / "alipay_app_private.pem"))
+ALIPAY_PUBLIC_KEY_PATH = env("ALIPAY_PUBLIC_KEY_PATH", str(KEYS_DIR / "alipay_platform_public.pem"))
+ALIPAY_SELLER_ID = env("ALIPAY_SELLER_ID", "2088000000000001" if SANDBOX_ENABLED else "")
+ALIPAY_GATEWAY_URL = env(
+    "ALIPAY_GATEWAY_URL",
+    "https://openapi.alipay.com/gateway.do" if PRODUCTION else f"{PUBLIC_BASE_URL}/sandbox/alipay/gateway.do",
+)
+EXIT_PASS_SIGNING_KEY_PATH = env("EXIT_PASS_SIGNING_KEY_PATH", str(KEYS_DIR / "exit_pass_ed25519.pem"))
+
+# The sandbox's side: the platforms' private keys and what the merchant "uploaded" to them.
+SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH = str(KEYS_DIR / "wechatpay_platform_private.pem")
+SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH = str(KEYS_DIR / "wechatpay_merchant_public.pem")
+SANDBOX_ALIPAY_PLATFORM_PRIVATE_KEY_PATH = str(KEYS_DIR / "alipay_platform_private.pem")
+SANDBOX_ALIPAY_APP_PUBLIC_KEY_PATH = str(KEYS_DIR / "alipay_app_public.pem")
 
 # --- Catalogue ------------------------------------------------------------------------
 NEW_PRODUCT_DAYS = env_int("NEW_PRODUCT_DAYS", 30)

@@ -1,4 +1,9 @@
+"""The sandbox's own records: login codes here, and each provider's trades in its module."""
+
 from django.db import models
+
+from .alipay_models import *  # noqa: F403
+from .wechatpay_models import *  # noqa: F403
 
 
 class WeChatLoginCode(models.Model):

@@ -1,0 +1,200 @@
+"""Baskets (scan & pay), orders with their event log, and payments.
+
+Orders snapshot everything a refund or a dispute needs (names, unit prices, the pricing
+adjustments) so later catalogue changes never rewrite history.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Basket(models.Model):
+    """A shopper's scan & pay basket at one store.
+
+    ``open`` takes scans; ``frozen`` while its order awaits payment (scans refused);
+    ``checked_out`` once paid; ``expired`` when untouched for too long; ``released`` when
+    its unpaid order was closed and the shopper had already opened another basket.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        FROZEN = "frozen", "Frozen for payment"
+        CHECKED_OUT = "checked_out", "Checked out"
+        EXPIRED = "expired", "Expired"
+        RELEASED = "released", "Released"
+
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="baskets")
+    store = models.ForeignKey("stores.Location", on_delete=models.PROTECT, related_name="baskets")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(help_text="Last scan or change; baskets untouched for long expire.")
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "updated_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "store"],
+                condition=Q(status__in=["open", "frozen"]),
+                name="basket_one_active_per_customer_and_store",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Basket {self.pk} ({self.status})"
+
+
+class BasketLine(models.Model):
+    """One scanned thing. A product code merges into one ``unit`` line per product; every
+    scale label is its own line, since each carries its own price or weight."""
+
+    class Kind(models.TextChoices):
+        UNIT = "unit", "Unit"
+        PRICE_LABEL = "price_label", "Price label"
+        WEIGHT_LABEL = "weight_label", "Weight label"
+
+    basket = models.ForeignKey(Basket, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey("stores.Product", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    barcode = models.CharField(max_length=14)
+    quantity = models.PositiveSmallIntegerField(default=1)
+    weight_g = models.PositiveIntegerField(null=True, blank=True)
+    label_price_fen = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The price printed on a price label, or weight x price per kg at scan."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["basket", "product"], condition=Q(kind="unit"), name="basket_line_one_unit_line_per_product"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1) & Q(quantity__lte=99), name="basket_line_quantity_1_to_99"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_id}"
+
+
+class Order(models.Model):
+    class Channel(models.TextChoices):
+        IN_STORE = "in_store", "In store (scan & pay)"
+        DELIVERY = "delivery", "Next-day delivery"
+        PICKUP = "pickup", "Store pick-up"
+
+    class State(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", "Pending payment"
+        PAID = "paid", "Paid"
+        CANCELLED = "cancelled", "Cancelled"
+        CLOSED = "closed", "Closed (not paid in time)"
+        REFUNDED = "refunded", "Refunded"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+
+    class PaymentMethod(models.TextChoices):
+        WECHAT_PAY = "wechat_pay", "WeChat Pay"
+        ALIPAY = "alipay", "Alipay"
+
+    number = models.CharField(max_length=32, unique=True)
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    store = models.ForeignKey("stores.Location", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    basket = models.ForeignKey(Basket, on_delete=models.PROTECT, null=True, blank=True, related_name="orders")
+    state = models.CharField(max_length=24, choices=State.choices, default=State.PENDING_PAYMENT)
+    payment_method = models.CharField(max_length=16, choices=PaymentMethod.choices)
+    item_count = models.PositiveIntegerField()
+    goods_subtotal_fen = models.PositiveIntegerField()
+    discount_fen = models.PositiveIntegerField(default=0)
+    delivery_fee_fen = models.PositiveIntegerField(default=0)
+    total_fen = models.PositiveIntegerField()
+    adjustments = models.JSONField(default=list, blank=True, help_text="The pricing engine's explanation.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    payment_deadline = models.DateTimeField(help_text="Unpaid after this, the order is closed.")
+    paid_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "payment_deadline"]), models.Index(fields=["customer", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    total_fen=models.F("goods_subtotal_fen") - models.F("discount_fen") + models.F("delivery_fee_fen")
+                ),
+                name="order_total_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey("stores.Product", on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=32)
+    name = models.CharField(max_length=200)
+    barcode = models.CharField(max_length=14, blank=True)
+    kind = models.CharField(max_length=16, choices=BasketLine.Kind.choices)
+    quantity = models.PositiveIntegerField()
+    weight_g = models.PositiveIntegerField(null=True, blank=True)
+    unit_price_fen = models.PositiveIntegerField(help_text="Per unit, or per kg for weighed goods.")
+    line_total_fen = models.PositiveIntegerField(help_text="Before discounts.")
+    discount_fen = models.PositiveIntegerField(default=0, help_text="Order-level discounts allocated to this line.")
+    age_restricted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
+
+
+class OrderEvent(models.Model):
+    """Append-only: every state change and notable fact staff may ask about."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=48)
+    from_state = models.CharField(max_length=24, blank=True)
+    to_state = models.CharField(max_length=24, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.from_state}->{self.to_state}"
+
+
+class Payment(models.Model):
+    class Provider(models.TextChoices):
+        WECHAT_PAY = "wechat_pay", "WeChat Pay"
+        ALIPAY = "alipay", "Alipay"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PAID = "paid", "Paid"
+        CLOSED = "closed", "Closed"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    out_trade_no = models.CharField(max_length=32, unique=True)
+    amount_fen = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    provider_trade_id = models.CharField(max_length=64, blank=True)
+    client_params = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    last_queried_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.out_trade_no} ({self.state})"

@@ -1,0 +1,1 @@
+"""Payment providers: one interface (``base``), WeChat Pay API v3 and Alipay (RSA2)."""

@@ -1,0 +1,1 @@
+"""Alipay trades kept by the sandbox (filled in by the Alipay sandbox)."""
