@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "miniprogram_api.accounts",
+    "miniprogram_api.idempotency",
     "stores",
     "promotions",
     "checkout",
@@ -163,6 +164,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "miniprogram_api.accounts.tasks.purge_expired_tokens",
         "schedule": timedelta(hours=1),
     },
+    "close-expired-orders": {
+        "task": "checkout.tasks.close_expired_orders",
+        "schedule": timedelta(seconds=env_int("CLOSE_EXPIRED_ORDERS_EVERY_SECONDS", 60)),
+    },
+    "reconcile-pending-payments": {
+        "task": "checkout.tasks.reconcile_pending_payments",
+        "schedule": timedelta(seconds=env_int("RECONCILE_PAYMENTS_EVERY_SECONDS", 60)),
+    },
+    "expire-idle-baskets": {
+        "task": "checkout.tasks.expire_idle_baskets",
+        "schedule": timedelta(minutes=5),
+    },
 }
 
 # --- Internationalisation and time ----------------------------------------------------
@@ -242,7 +255,11 @@ if SANDBOX_ENABLED:
 
     _local_keys = ensure_local_keys(KEYS_DIR)
 
+# A scan & pay basket untouched (no scan or change) for this long is expired by the
+# periodic sweep, which frees the shopper's one-basket-per-store slot.
+BASKET_IDLE_TIMEOUT = timedelta(minutes=env_int("BASKET_IDLE_MINUTES", 120))
 PAYMENT_TIMEOUT = timedelta(minutes=env_int("PAYMENT_TIMEOUT_MINUTES", 15))
+PAYMENT_RECONCILE_AFTER_SECONDS = env_int("PAYMENT_RECONCILE_AFTER_SECONDS", 180)
 PAYMENT_HTTP_TIMEOUT = (float(env("PAYMENT_CONNECT_TIMEOUT", "3")), float(env("PAYMENT_READ_TIMEOUT", "10")))
 WECHATPAY_MCHID = env("WECHATPAY_MCHID", "1900000001" if SANDBOX_ENABLED else "")
 WECHATPAY_PRIVATE_KEY_PATH = env("WECHATPAY_PRIVATE_KEY_PATH", str(KEYS_DIR / "wechatpay_merchant_private.pem"))

@@ -103,3 +103,34 @@ class LocationPriceFactory(factory.django.DjangoModelFactory):
     location = factory.SubFactory(LocationFactory)
     product = factory.SubFactory(ProductFactory)
     price_fen = 890
+
+
+def _now():
+    """The project clock, so tests that move time move baskets' ``updated_at`` too (imported
+    here because this block is appended below the module's imports)."""
+    from miniprogram_api.core import clock
+
+    return clock.now()
+
+
+class BasketFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "checkout.Basket"
+
+    customer = factory.SubFactory(CustomerFactory)
+    store = factory.SubFactory(LocationFactory)
+    status = "open"
+    updated_at = factory.LazyFunction(_now)
+
+
+class BasketLineFactory(factory.django.DjangoModelFactory):
+    """A unit line by default; pass ``kind``, ``weight_g`` and ``label_price_fen`` for labels."""
+
+    class Meta:
+        model = "checkout.BasketLine"
+
+    basket = factory.SubFactory(BasketFactory)
+    product = factory.SubFactory(ProductFactory)
+    kind = "unit"
+    barcode = "6901234567892"
+    quantity = 1

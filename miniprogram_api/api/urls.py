@@ -9,4 +9,6 @@ urlpatterns = [
     path("auth/logout", auth_views.LogoutView.as_view(), name="logout"),
     path("me", auth_views.MeView.as_view(), name="me"),
     path("", include("miniprogram_api.api.stores_urls")),
+    path("", include("miniprogram_api.api.baskets_urls")),
+    path("", include("miniprogram_api.api.orders_urls")),
 ]

@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import alipay
+
+urlpatterns = [
+    path("gateway.do", alipay.gateway),
+]

@@ -247,6 +247,8 @@ PUBLIC_ENDPOINTS = {
     LOGIN_URL: "there is no token before logging in",
     "/api/schema": "the OpenAPI schema is public",
     "/api/docs": "the schema's docs page is public",
+    "/api/payments/wechatpay/notify": "WeChat Pay's notifications are authenticated by their signature",
+    "/api/payments/alipay/notify": "Alipay's notifications are authenticated by their signature",
 }
 PLACEHOLDERS = {
     "int": "1",

@@ -1,0 +1,114 @@
+"""Checking out a scan & pay basket: freeze it, snapshot the order, start the payment.
+
+The database work (lock the basket, price it, write the order and its pending payment,
+freeze the basket) is one short transaction; the provider call comes after it, outside
+any lock. A retry — or a second simultaneous checkout — finds the basket frozen with its
+pending order and resumes that order instead of creating another, asking the provider
+again with the same out_trade_no (idempotent at both providers).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from miniprogram_api.core.errors import Conflict, Unprocessable
+
+from . import baskets, order_states, orders
+from .errors import BasketNotFound, BasketNotOpen
+from .models import Basket, Order, Payment
+from .payments.base import PaymentProviderError
+from .payments.providers import get_provider
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_PATHS = {"wechat_pay": "/api/payments/wechatpay/notify", "alipay": "/api/payments/alipay/notify"}
+
+
+class BasketAwaitingOtherPayment(Conflict):
+    code = "basket_awaiting_other_payment"
+    default_message = "This basket is already being paid with another payment method."
+
+
+class EmptyBasket(Unprocessable):
+    code = "basket_empty"
+    default_message = "Scan something before checking out."
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    order: Order
+    payment_params: dict[str, Any]
+
+
+def checkout_basket(*, customer_id: int, basket_id: int, payment_method: str) -> CheckoutResult:
+    order_id = _freeze_into_order(customer_id=customer_id, basket_id=basket_id, payment_method=payment_method)
+    payment = Payment.objects.select_related("order__store", "order__customer").get(order_id=order_id)
+    params = payment.client_params or _create_at_provider(payment)
+    return CheckoutResult(order=orders.order_get(customer_id=customer_id, order_id=order_id), payment_params=params)
+
+
+def _freeze_into_order(*, customer_id: int, basket_id: int, payment_method: str) -> int:
+    with transaction.atomic():
+        basket = (
+            Basket.objects.select_for_update().filter(pk=basket_id, customer_id=customer_id).first()
+            if 0 < basket_id < 2**63
+            else None
+        )
+        if basket is None:
+            raise BasketNotFound()
+        if basket.status == Basket.Status.FROZEN:
+            pending = basket.orders.filter(state=Order.State.PENDING_PAYMENT).order_by("-pk").first()
+            if pending is None:
+                raise BasketNotOpen(details={"status": basket.status})
+            if pending.payment_method != payment_method:
+                raise BasketAwaitingOtherPayment(
+                    details={"order_id": pending.pk, "payment_method": pending.payment_method}
+                )
+            return pending.pk
+        if basket.status != Basket.Status.OPEN:
+            raise BasketNotOpen(details={"status": basket.status})
+
+        snapshot = baskets.order_snapshot(basket=basket)
+        if not snapshot.lines:
+            raise EmptyBasket()
+        order = orders.create_order(
+            customer_id=customer_id,
+            channel=Order.Channel.IN_STORE,
+            store_id=basket.store_id,
+            basket_id=basket.pk,
+            payment_method=payment_method,
+            lines=snapshot.lines,
+            goods_subtotal_fen=snapshot.priced.goods_subtotal_fen,
+            discount_fen=snapshot.priced.discount_fen,
+            delivery_fee_fen=snapshot.priced.delivery_fee_fen,
+            total_fen=snapshot.priced.total_fen,
+            adjustments=snapshot.adjustments,
+        )
+        Basket.objects.filter(pk=basket.pk).update(status=Basket.Status.FROZEN)
+        return order.pk
+
+
+def _create_at_provider(payment: Payment) -> dict[str, Any]:
+    order = payment.order
+    provider = get_provider(payment.provider)
+    try:
+        created = provider.create(
+            out_trade_no=payment.out_trade_no,
+            amount_fen=payment.amount_fen,
+            description=f"{order.store.name if order.store else 'Order'} {order.number}"[:127],
+            payer_openid=order.customer.openid or "",
+            notify_url=settings.PUBLIC_BASE_URL + NOTIFY_PATHS[payment.provider],
+            expires_at=order.payment_deadline,
+        )
+    except PaymentProviderError as exc:
+        order_states.record_event(
+            order_id=order.pk, event="payment_create_failed", data={"code": exc.code, **exc.details}
+        )
+        raise
+    Payment.objects.filter(pk=payment.pk).update(client_params=created.client_params)
+    return created.client_params

@@ -1,0 +1,77 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from checkout.models import Order
+
+
+class OrderStoreSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class OrderLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    product_id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    barcode = serializers.CharField()
+    kind = serializers.CharField()
+    quantity = serializers.IntegerField()
+    weight_g = serializers.IntegerField(allow_null=True)
+    unit_price_fen = serializers.IntegerField(help_text="Per unit, or per kg for weighed goods.")
+    line_total_fen = serializers.IntegerField()
+    discount_fen = serializers.IntegerField()
+    final_fen = serializers.SerializerMethodField()
+    age_restricted = serializers.BooleanField()
+
+    def get_final_fen(self, line) -> int:
+        return line.line_total_fen - line.discount_fen
+
+
+class PaymentSummarySerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    out_trade_no = serializers.CharField()
+    state = serializers.CharField()
+    amount_fen = serializers.IntegerField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+
+
+class OrderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    channel = serializers.ChoiceField(choices=Order.Channel.choices)
+    state = serializers.ChoiceField(choices=Order.State.choices)
+    store = OrderStoreSerializer(allow_null=True)
+    payment_method = serializers.CharField()
+    item_count = serializers.IntegerField()
+    goods_subtotal_fen = serializers.IntegerField()
+    discount_fen = serializers.IntegerField()
+    delivery_fee_fen = serializers.IntegerField()
+    total_fen = serializers.IntegerField()
+    adjustments = serializers.ListField(child=serializers.DictField())
+    lines = OrderLineSerializer(many=True)
+    payment = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    payment_deadline = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field(PaymentSummarySerializer(allow_null=True))
+    def get_payment(self, order):
+        payments = list(order.payments.all())
+        return PaymentSummarySerializer(payments[-1]).data if payments else None
+
+
+class CheckoutInput(serializers.Serializer):
+    payment_method = serializers.ChoiceField(choices=Order.PaymentMethod.choices)
+
+
+class CheckoutOutput(serializers.Serializer):
+    order = OrderSerializer()
+    payment_params = serializers.DictField(
+        help_text=(
+            "For wechat_pay, pass to wx.requestPayment: {appId, timeStamp, nonceStr, package, signType, paySign}. "
+            "For alipay, pass tradeNO to my.tradePay: {tradeNO}."
+        )
+    )

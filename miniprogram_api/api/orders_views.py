@@ -1,0 +1,74 @@
+"""Checkout of a scan & pay basket, and the shopper's orders."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from checkout import orders, scan_and_pay
+from miniprogram_api.idempotency.service import run_once
+
+from .orders_serializers import CheckoutInput, CheckoutOutput, OrderSerializer
+from .schema import ERROR_RESPONSES, ErrorSerializer
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    name="Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string (e.g. a UUID) per checkout attempt: a retry with the same key returns the first "
+    "answer and does no work twice; the same key with another body is refused (422).",
+)
+
+
+class BasketCheckoutView(APIView):
+    @extend_schema(
+        request=CheckoutInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: CheckoutOutput,
+            409: OpenApiResponse(ErrorSerializer, description="The basket is not open for checkout"),
+            422: OpenApiResponse(ErrorSerializer, description="Empty basket, or Idempotency-Key reused"),
+            **ERROR_RESPONSES,
+        },
+        summary="Check out a basket: create the order and its payment",
+        tags=["orders"],
+    )
+    def post(self, request, basket_id: int):
+        data = CheckoutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+
+        def work() -> tuple[int, dict]:
+            result = scan_and_pay.checkout_basket(
+                customer_id=request.user.pk, basket_id=basket_id, payment_method=data.validated_data["payment_method"]
+            )
+            return status.HTTP_201_CREATED, CheckoutOutput(result).data
+
+        answer = run_once(
+            customer_id=request.user.pk,
+            key=request.headers.get("Idempotency-Key"),
+            scope=f"POST /api/v1/baskets/{basket_id}/checkout",
+            payload=data.validated_data,
+            work=work,
+        )
+        response = Response(answer.body, status=answer.status)
+        if answer.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class OrderListView(GenericAPIView):
+    serializer_class = OrderSerializer
+
+    @extend_schema(responses={200: OrderSerializer(many=True), **ERROR_RESPONSES}, summary="My orders", tags=["orders"])
+    def get(self, request):
+        page = self.paginate_queryset(orders.order_list(customer_id=request.user.pk))
+        return self.get_paginated_response(OrderSerializer(page, many=True).data)
+
+
+class OrderDetailView(APIView):
+    @extend_schema(responses={200: OrderSerializer, **ERROR_RESPONSES}, summary="One of my orders", tags=["orders"])
+    def get(self, request, order_id: int):
+        return Response(OrderSerializer(orders.order_get(customer_id=request.user.pk, order_id=order_id)).data)

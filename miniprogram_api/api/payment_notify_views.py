@@ -1,0 +1,61 @@
+"""Where WeChat Pay and Alipay tell us about trades.
+
+These endpoints speak the providers' protocols, not our API's: WeChat Pay wants 204 (or
+200) for "received" and a 4xx/5xx with ``{"code": "FAIL", "message": ...}`` to retry;
+Alipay wants the plain text ``success`` and retries on anything else. A notification that
+fails verification, names an unknown trade or carries the wrong amount changes nothing and
+is logged; one that arrives again after the order is paid is acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import DatabaseError
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from checkout import settlement
+from checkout.payments.base import InvalidNotification
+from checkout.payments.providers import get_provider
+
+logger = logging.getLogger(__name__)
+
+
+def _settle(provider_name: str, request):
+    provider = get_provider(provider_name)
+    status = provider.parse_notification(headers=request.headers, body=request.body)
+    return settlement.apply_trade_status(provider=provider_name, status=status, source="notification")
+
+
+@csrf_exempt
+@require_POST
+def wechatpay_notify(request):
+    try:
+        _settle("wechat_pay", request)
+    except InvalidNotification as exc:
+        logger.warning("rejected a WeChat Pay notification: %s", exc.message)
+        return JsonResponse({"code": "FAIL", "message": "invalid notification"}, status=401)
+    except (settlement.UnknownTrade, settlement.AmountMismatch) as exc:
+        return JsonResponse({"code": "FAIL", "message": exc.code}, status=400)
+    except DatabaseError:
+        logger.exception("could not record a WeChat Pay notification; WeChat will retry")
+        return JsonResponse({"code": "FAIL", "message": "try again"}, status=500)
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def alipay_notify(request):
+    try:
+        _settle("alipay", request)
+    except InvalidNotification as exc:
+        logger.warning("rejected an Alipay notification: %s", exc.message)
+        return HttpResponse("failure", content_type="text/plain")
+    except (settlement.UnknownTrade, settlement.AmountMismatch):
+        return HttpResponse("failure", content_type="text/plain")
+    except DatabaseError:
+        logger.exception("could not record an Alipay notification; Alipay will retry")
+        return HttpResponse("failure", content_type="text/plain")
+    return HttpResponse("success", content_type="text/plain")

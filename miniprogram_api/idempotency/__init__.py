@@ -1,0 +1,1 @@
+"""``Idempotency-Key`` for POSTs that create orders, payments, refunds and transfers."""
