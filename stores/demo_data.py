@@ -31,7 +31,8 @@ CITIES = (
 
 # code | name | address | latitude, longitude | local opening hours | features, where the
 # features are "pickup" (a pick-up station), "scan" (scan & go) and "closed" (inactive).
-# Hours past midnight close before they open (SH008, 08:00-02:00). Deliberate oddities for
+# Hours past midnight close before they open (SH008, 08:00-02:00); equal hours mean open
+# around the clock (SH005, the flagship the demo journey uses). Deliberate oddities for
 # tests: BJ008 is closed, GZ006 is open but has scan & go off.
 STORES = """
 BJ001 | Guomao | 88 Jianguo Rd, Chaoyang District | 39.9087, 116.4605 | 07:00-22:00 | pickup scan
@@ -46,7 +47,7 @@ SH001 | Lujiazui | 168 Lujiazui Ring Rd, Pudong New Area | 31.2397, 121.4998 | 0
 SH002 | Zhangjiang | 2288 Zuchongzhi Rd, Pudong New Area | 31.204, 121.59 | 07:00-22:00 | pickup scan
 SH003 | Xujiahui | 1111 Zhaojiabang Rd, Xuhui District | 31.195, 121.437 | 07:30-22:30 | pickup scan
 SH004 | Jing'an Temple | 1618 Nanjing West Rd, Jing'an District | 31.229, 121.448 | 08:00-22:00 | scan
-SH005 | People's Square | 100 Xizang Middle Rd, Huangpu District | 31.2323, 121.475 | 07:00-22:00 | scan
+SH005 | People's Square | 100 Xizang Middle Rd, Huangpu District | 31.2323, 121.475 | 00:00-00:00 | scan
 SH006 | Zhongshan Park | 1018 Changning Rd, Changning District | 31.22, 121.416 | 07:00-22:00 | pickup scan
 SH007 | Wujiaochang | 500 Songhu Rd, Yangpu District | 31.3, 121.514 | 07:00-22:00 | pickup scan
 SH008 | Xinzhuang | 1588 Humin Rd, Minhang District | 31.112, 121.385 | 08:00-02:00 | pickup scan
