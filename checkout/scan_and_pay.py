@@ -34,6 +34,11 @@ class BasketAwaitingOtherPayment(Conflict):
     default_message = "This basket is already being paid with another payment method."
 
 
+class PaymentMethodUnavailable(Unprocessable):
+    code = "payment_method_unavailable"
+    default_message = "This payment method is not available."
+
+
 class EmptyBasket(Unprocessable):
     code = "basket_empty"
     default_message = "Scan something before checking out."
@@ -46,6 +51,8 @@ class CheckoutResult:
 
 
 def checkout_basket(*, customer_id: int, basket_id: int, payment_method: str) -> CheckoutResult:
+    if payment_method not in settings.PAYMENT_METHODS:
+        raise PaymentMethodUnavailable(details={"available": list(settings.PAYMENT_METHODS)})
     order_id = _freeze_into_order(customer_id=customer_id, basket_id=basket_id, payment_method=payment_method)
     payment = Payment.objects.select_related("order__store", "order__customer").get(order_id=order_id)
     params = payment.client_params or _create_at_provider(payment)

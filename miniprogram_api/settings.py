@@ -258,6 +258,7 @@ if SANDBOX_ENABLED:
 # A scan & pay basket untouched (no scan or change) for this long is expired by the
 # periodic sweep, which frees the shopper's one-basket-per-store slot.
 BASKET_IDLE_TIMEOUT = timedelta(minutes=env_int("BASKET_IDLE_MINUTES", 120))
+PAYMENT_METHODS = env_list("PAYMENT_METHODS", ["wechat_pay", "alipay"])
 PAYMENT_TIMEOUT = timedelta(minutes=env_int("PAYMENT_TIMEOUT_MINUTES", 15))
 PAYMENT_RECONCILE_AFTER_SECONDS = env_int("PAYMENT_RECONCILE_AFTER_SECONDS", 180)
 PAYMENT_HTTP_TIMEOUT = (float(env("PAYMENT_CONNECT_TIMEOUT", "3")), float(env("PAYMENT_READ_TIMEOUT", "10")))
@@ -347,6 +348,44 @@ if PRODUCTION:
         problems.append("ALLOWED_HOSTS must list the public host names")
     if WECHAT_APPID == SANDBOX_DEFAULT_WECHAT_APPID or WECHAT_SECRET == SANDBOX_DEFAULT_WECHAT_SECRET:
         problems.append("WECHAT_APPID and WECHAT_SECRET must be the mini-program's own")
+    if "wechat_pay" in PAYMENT_METHODS:
+        missing = [
+            name
+            for name, value in (
+                ("WECHATPAY_MCHID", WECHATPAY_MCHID),
+                ("WECHATPAY_CERT_SERIAL", WECHATPAY_CERT_SERIAL),
+                ("WECHATPAY_PLATFORM_PUBLIC_KEY_ID", WECHATPAY_PLATFORM_PUBLIC_KEY_ID),
+            )
+            if not value
+        ]
+        if len(WECHATPAY_APIV3_KEY) != 32:
+            missing.append("WECHATPAY_APIV3_KEY (32 characters)")
+        missing += [
+            name
+            for name, path in (
+                ("WECHATPAY_PRIVATE_KEY_PATH", WECHATPAY_PRIVATE_KEY_PATH),
+                ("WECHATPAY_PLATFORM_PUBLIC_KEY_PATH", WECHATPAY_PLATFORM_PUBLIC_KEY_PATH),
+            )
+            if not Path(path).is_file()
+        ]
+        if missing:
+            problems.append(f"WeChat Pay must have {', '.join(missing)} (or leave wechat_pay out of PAYMENT_METHODS)")
+    if "alipay" in PAYMENT_METHODS:
+        missing = [
+            name
+            for name, value in (("ALIPAY_APP_ID", ALIPAY_APP_ID), ("ALIPAY_SELLER_ID", ALIPAY_SELLER_ID))
+            if not value
+        ]
+        missing += [
+            name
+            for name, path in (
+                ("ALIPAY_PRIVATE_KEY_PATH", ALIPAY_PRIVATE_KEY_PATH),
+                ("ALIPAY_PUBLIC_KEY_PATH", ALIPAY_PUBLIC_KEY_PATH),
+            )
+            if not Path(path).is_file()
+        ]
+        if missing:
+            problems.append("Alipay must have " + ", ".join(missing) + " (or leave alipay out of PAYMENT_METHODS)")
     if problems:
         raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(problems) + ".")
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

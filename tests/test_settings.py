@@ -7,12 +7,18 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
+from miniprogram_api.core.local_keys import ensure_local_keys
+
 LONG_SECRET_KEY = "Zq8vK2mN5pR7tW9yB3dF6hJ1lX4cV0sG-production-grade-key"
+# Real key files, as a deployment mounts them (these happen to be made by the local-run helper).
+KEYS = Path(tempfile.mkdtemp(prefix="prod-keys-"))
+_generated = ensure_local_keys(KEYS)
 GOOD_PRODUCTION = {
     "DJANGO_ENV": "production",
     "SECRET_KEY": LONG_SECRET_KEY,
@@ -21,6 +27,16 @@ GOOD_PRODUCTION = {
     "ALLOWED_HOSTS": "api.example.com",
     "WECHAT_APPID": "wx1234567890abcdef",
     "WECHAT_SECRET": "0123456789abcdef0123456789abcdef",
+    "WECHATPAY_MCHID": "1230000109",
+    "WECHATPAY_CERT_SERIAL": _generated["merchant_serial"],
+    "WECHATPAY_APIV3_KEY": _generated["apiv3_key"],
+    "WECHATPAY_PRIVATE_KEY_PATH": str(KEYS / "wechatpay_merchant_private.pem"),
+    "WECHATPAY_PLATFORM_PUBLIC_KEY_PATH": str(KEYS / "wechatpay_platform_public.pem"),
+    "WECHATPAY_PLATFORM_PUBLIC_KEY_ID": _generated["platform_public_key_id"],
+    "ALIPAY_APP_ID": "2021001234567890",
+    "ALIPAY_SELLER_ID": "2088123456789012",
+    "ALIPAY_PRIVATE_KEY_PATH": str(KEYS / "alipay_app_private.pem"),
+    "ALIPAY_PUBLIC_KEY_PATH": str(KEYS / "alipay_platform_public.pem"),
 }
 PRINT_SETTINGS = """
 import json, django
@@ -96,6 +112,10 @@ def read_settings(run_python):
         ({"ALLOWED_HOSTS": " , "}, "ALLOWED_HOSTS must list"),
         ({"WECHAT_APPID": None}, "WECHAT_APPID and WECHAT_SECRET must be"),
         ({"WECHAT_SECRET": None}, "WECHAT_APPID and WECHAT_SECRET must be"),
+        ({"WECHATPAY_APIV3_KEY": "short"}, "WeChat Pay must have WECHATPAY_APIV3_KEY"),
+        ({"WECHATPAY_PRIVATE_KEY_PATH": "/nonexistent/key.pem"}, "WeChat Pay must have WECHATPAY_PRIVATE_KEY_PATH"),
+        ({"ALIPAY_APP_ID": None}, "Alipay must have ALIPAY_APP_ID"),
+        ({"ALIPAY_PUBLIC_KEY_PATH": "/nonexistent/alipay.pem"}, "Alipay must have ALIPAY_PUBLIC_KEY_PATH"),
     ],
     ids=[
         "debug-on",
@@ -107,6 +127,10 @@ def read_settings(run_python):
         "blank-allowed-hosts",
         "sandbox-wechat-appid",
         "sandbox-wechat-secret",
+        "short-apiv3-key",
+        "missing-wechatpay-key-file",
+        "no-alipay-app-id",
+        "missing-alipay-public-key",
     ],
 )
 def test_production_refuses_to_start_with_an_unsafe_setting(run_python, change, message):
@@ -202,3 +226,11 @@ def test_database_and_redis_urls_switch_to_postgresql_redis_cache_and_redis_brok
     assert values["CACHE_LOCATION"] == "redis://cache.example.com:6379/2"
     assert values["CACHE_KEY_PREFIX"] == "shop"
     assert values["BROKER_URL"] == "redis://cache.example.com:6379/2"
+
+
+def test_production_with_only_wechat_pay_needs_no_alipay_configuration(run_python):
+    variables = {k: v for k, v in GOOD_PRODUCTION.items() if not k.startswith("ALIPAY_")}
+
+    result = run_python("import django; django.setup()", **variables, PAYMENT_METHODS="wechat_pay")
+
+    assert result.returncode == 0, result.stderr

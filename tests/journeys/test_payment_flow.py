@@ -344,3 +344,14 @@ def test_an_order_whose_payment_never_reached_the_provider_is_closed_at_its_dead
 
     assert Order.objects.get().state == Order.State.CLOSED
     assert Basket.objects.get(pk=basket_id).status == Basket.Status.OPEN
+
+
+def test_a_payment_method_the_retailer_turned_off_is_refused(server, shop, settings):
+    settings.PAYMENT_METHODS = ["wechat_pay"]
+    client = _client(CustomerFactory())
+    basket_id = _basket_with_scans(client, shop.store.pk)
+
+    response = _checkout(client, basket_id, "alipay")
+
+    assert response.status_code == 422 and response.json()["error"]["code"] == "payment_method_unavailable"
+    assert not Order.objects.exists() and Basket.objects.get(pk=basket_id).status == Basket.Status.OPEN
