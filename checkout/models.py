@@ -116,6 +116,9 @@ class Order(models.Model):
     payment_deadline = models.DateTimeField(help_text="Unpaid after this, the order is closed.")
     paid_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    stock_committed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When what was sold left the store's stock (once, after payment)."
+    )
 
     class Meta:
         ordering = ["-created_at"]

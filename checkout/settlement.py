@@ -100,6 +100,11 @@ def _mark_paid(payment: Payment, status: TradeStatus, source: str) -> None:
         order_id=order.pk, from_state=Order.State.CLOSED, to_state=Order.State.PAID, event="late_payment", data=data
     ):
         logger.warning("order %s was paid after it had been closed", order.number)
+        moved = True
+    if moved:
+        from .tasks import order_paid
+
+        transaction.on_commit(lambda: order_paid.delay(order.pk))
     if order.basket_id:
         # Only a basket still frozen for this order: after a late payment the shopper may
         # already be scanning into the reopened basket, which must stay theirs.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import baskets, payment_jobs
+from . import after_payment, baskets, payment_jobs
 
 
 @shared_task(name="checkout.tasks.expire_idle_baskets")
@@ -24,3 +24,10 @@ def close_expired_orders(batch_size: int = 100) -> int:
 def reconcile_pending_payments(batch_size: int = 100) -> int:
     """Periodic: ask the provider about payments pending for minutes with no notification."""
     return payment_jobs.reconcile_pending_payments(batch_size=batch_size)
+
+
+@shared_task(name="checkout.tasks.order_paid", acks_late=True)
+def order_paid(order_id: int) -> None:
+    """Enqueued (on commit) when an order becomes paid; each step runs once however often
+    the task does."""
+    after_payment.commit_store_stock(order_id=order_id)

@@ -14,10 +14,12 @@ from rest_framework.test import APIClient
 
 from checkout import payment_jobs
 from checkout.models import Basket, Order, OrderEvent, Payment
+from checkout.tasks import order_paid
 from miniprogram_api.accounts.tokens import issue_token
 from miniprogram_api.sandbox import alipay as sandbox_alipay
 from miniprogram_api.sandbox import wechatpay as sandbox_wechatpay
 from miniprogram_api.sandbox.models import AlipayTrade, WeChatPayTrade
+from stores.models import Stock
 from tests.checkout.shop import APPLE_PLU, MILK_EAN, make_shop, weight_label
 from tests.factories import CustomerFactory
 
@@ -90,6 +92,9 @@ def test_a_wechat_pay_notification_arriving_15_times_pays_the_order_once(server,
 
     assert _paid_events(order) == 1
     assert Payment.objects.get(order=order).state == Payment.State.PAID
+    # The after-payment work ran once: three bottles of milk left the store's stock.
+    assert Stock.objects.get(location=shop.store, product=shop.milk).on_hand == 100 - 3
+    assert OrderEvent.objects.filter(order=order, type="stock_committed").count() == 1
 
 
 def test_an_alipay_notification_arriving_15_times_pays_the_order_once(server, shop):
@@ -212,7 +217,11 @@ def test_an_order_paid_just_before_its_deadline_is_paid_not_closed(server, shop)
 
     order.refresh_from_db()
     assert order.state == Order.State.PAID
-    assert list(OrderEvent.objects.filter(order=order).values_list("type", flat=True)) == ["created", "paid"]
+    assert list(OrderEvent.objects.filter(order=order).values_list("type", flat=True)) == [
+        "created",
+        "paid",
+        "stock_committed",
+    ]
 
 
 @pytest.mark.parametrize(("method", "model"), [("wechat_pay", WeChatPayTrade), ("alipay", AlipayTrade)])
@@ -355,3 +364,15 @@ def test_a_payment_method_the_retailer_turned_off_is_refused(server, shop, setti
 
     assert response.status_code == 422 and response.json()["error"]["code"] == "payment_method_unavailable"
     assert not Order.objects.exists() and Basket.objects.get(pk=basket_id).status == Basket.Status.OPEN
+
+
+def test_the_after_payment_task_delivered_twice_commits_stock_once(server, shop):
+    order = _paid_order(server, shop, "alipay")  # the notification already ran the task once
+
+    order_paid.delay(order.pk)
+    order_paid.delay(order.pk)
+
+    assert Stock.objects.get(location=shop.store, product=shop.milk).on_hand == 100 - 3
+    # 500 g of apples against 100 g of book stock: the shelf wins, book stock stops at zero.
+    assert Stock.objects.get(location=shop.store, product=shop.apples).on_hand == 0
+    assert OrderEvent.objects.filter(order=order, type="stock_committed").count() == 1

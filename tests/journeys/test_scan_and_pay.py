@@ -109,7 +109,11 @@ def test_a_shopper_scans_pays_and_the_order_is_paid(server, payment_method):
     assert paid["state"] == "paid"
     assert paid["payment"]["state"] == "paid" and paid["payment"]["amount_fen"] == basket["total_fen"]
     assert Basket.objects.get(pk=basket["id"]).status == Basket.Status.CHECKED_OUT
-    assert list(OrderEvent.objects.filter(order_id=order["id"]).values_list("type", flat=True)) == ["created", "paid"]
+    assert list(OrderEvent.objects.filter(order_id=order["id"]).values_list("type", flat=True)) == [
+        "created",
+        "paid",
+        "stock_committed",
+    ]
     assert [o["id"] for o in session.get(f"{server}/api/v1/orders", timeout=10).json()["results"]] == [order["id"]]
 
 

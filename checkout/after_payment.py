@@ -1,0 +1,45 @@
+"""What happens once an order is paid, run by a Celery task enqueued on commit.
+
+Each step is idempotent on its own (a conditional update claims it), so the task may run
+twice — a redelivered message, a retry — and still do its work once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+
+from miniprogram_api.core import clock
+from stores.models import Stock
+
+from . import order_states
+from .models import Order, OrderLine
+
+
+def commit_store_stock(*, order_id: int) -> bool:
+    """Take what a paid in-store order sold out of the store's stock; False if done before.
+
+    Units for packaged goods, grams for weighed ones (how their stock is kept). The shelf
+    already lost the goods, so book stock follows even where it was wrong: it is clamped
+    at what is reserved for other orders rather than refusing the sale. Rows are locked in
+    product order, as every stock writer does, so two orders never deadlock.
+    """
+    with transaction.atomic():
+        claimed = Order.objects.filter(
+            pk=order_id, state=Order.State.PAID, channel=Order.Channel.IN_STORE, stock_committed_at__isnull=True
+        ).update(stock_committed_at=clock.now())
+        if not claimed:
+            return False
+        order = Order.objects.only("store_id").get(pk=order_id)
+        sold: dict[int, int] = defaultdict(int)
+        for line in OrderLine.objects.filter(order_id=order_id).only("product_id", "quantity", "weight_g"):
+            sold[line.product_id] += line.weight_g if line.weight_g else line.quantity
+        for product_id in sorted(sold):
+            Stock.objects.filter(location_id=order.store_id, product_id=product_id).update(
+                on_hand=Greatest(F("on_hand") - sold[product_id], F("reserved"))
+            )
+        order_states.record_event(order_id=order_id, event="stock_committed", data={"lines": len(sold)})
+    return True
