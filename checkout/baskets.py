@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from miniprogram_api.core import clock
@@ -31,7 +31,7 @@ from miniprogram_api.core.errors import InvalidInput
 from promotions.pricing import Adjustment, PricedBasket, PricedLine, PricingLine, price_lines
 from stores.barcodes import ProductCode, VariableMeasureCode, parse
 from stores.models import Location, LocationPrice, Product
-from stores.selectors import MAX_ID, ProductAtStore, product_at_store, store_get
+from stores.selectors import MAX_ID, ProductAtStore, product_for_scan, store_get
 
 from .errors import (
     BasketFrozen,
@@ -161,13 +161,18 @@ class ScanResult:
 # --- Fetch and price ----------------------------------------------------------------------
 
 
+# What a read loads: what the basket response, pricing and an order's lines use.
+LINE_FIELDS = ("id", "basket_id", "product_id", "kind", "barcode", "quantity", "weight_g", "label_price_fen")
+LINE_PRODUCT_FIELDS = ("id", "sku", "name", "image_url", "age_restricted")
+
+
 def fetch_basket_lines(*, basket: Basket) -> list[BasketLineInfo]:
     """Every line with its product and the store's current price, in one query."""
     override = LocationPrice.objects.filter(location_id=basket.store_id, product_id=OuterRef("product_id"))
     lines = (
         BasketLine.objects.filter(basket_id=basket.pk)
         .select_related("product")
-        .defer("product__description")
+        .only(*LINE_FIELDS, *(f"product__{name}" for name in LINE_PRODUCT_FIELDS))
         .annotate(
             store_price_fen=Coalesce(
                 Subquery(override.values("price_fen")[:1]), F("product__base_price_fen"), output_field=IntegerField()
@@ -342,10 +347,11 @@ def scan(*, customer_id: int, basket_id: int, barcode: str, quantity: int | None
     with transaction.atomic():
         basket = lock_basket(customer_id=customer_id, basket_id=basket_id)
         require_open(basket)
-        found = product_at_store(store_id=basket.store_id, barcode=barcode)
-        line_id = _add_scanned(basket=basket, found=found, quantity=quantity)
+        found = product_for_scan(store=basket.store, barcode=barcode)
+        lines = fetch_basket_lines(basket=basket)
+        line_id = _add_scanned(basket=basket, lines=lines, found=found, quantity=quantity)
         _touch(basket)
-    return ScanResult(basket=_priced(basket), line_id=line_id)
+    return ScanResult(basket=price_basket(basket=basket, lines=lines), line_id=line_id)
 
 
 def change_line_quantity(*, customer_id: int, basket_id: int, line_id: int, quantity: int) -> PricedBasketInfo:
@@ -395,33 +401,27 @@ def _touch(basket: Basket) -> None:
     Basket.objects.filter(pk=basket.pk).update(updated_at=basket.updated_at)
 
 
-def _add_scanned(*, basket: Basket, found: ProductAtStore, quantity: int) -> int:
+def _add_scanned(*, basket: Basket, lines: list[BasketLineInfo], found: ProductAtStore, quantity: int) -> int:
     """Merge into the product's unit line or add a label line; return the line's id.
 
-    Runs under the basket's lock, so what the one aggregate query reads (how many lines,
-    and the product's unit line) stays true until the write.
+    ``lines`` are the basket's lines, read under its lock, so they stay true until the
+    write; the write is applied to them too (the lock makes ``quantity + n`` exact), so
+    the response needs no second read. The database still does the adding, with ``F()``.
     """
     product = found.product
     kind, weight_g, label_price_fen = _line_values(found)
-    unit_line = Q(kind=BasketLine.Kind.UNIT, product_id=product.pk)
-    current = BasketLine.objects.filter(basket_id=basket.pk).aggregate(
-        line_count=Count("pk"),
-        unit_line_id=Max("pk", filter=unit_line),
-        unit_quantity=Max("quantity", filter=unit_line),
-    )
-    if kind == BasketLine.Kind.UNIT and current["unit_line_id"] is not None:
-        if current["unit_quantity"] + quantity > MAX_LINE_QUANTITY:
-            raise QuantityLimit(
-                details={
-                    "line_id": current["unit_line_id"],
-                    "quantity": current["unit_quantity"],
-                    "max_quantity": MAX_LINE_QUANTITY,
-                }
-            )
-        BasketLine.objects.filter(pk=current["unit_line_id"]).update(quantity=F("quantity") + quantity)
-        return current["unit_line_id"]
+    if kind == BasketLine.Kind.UNIT:
+        unit_line = next((i.line for i in lines if i.line.kind == kind and i.line.product_id == product.pk), None)
+        if unit_line is not None:
+            if unit_line.quantity + quantity > MAX_LINE_QUANTITY:
+                raise QuantityLimit(
+                    details={"line_id": unit_line.pk, "quantity": unit_line.quantity, "max_quantity": MAX_LINE_QUANTITY}
+                )
+            BasketLine.objects.filter(pk=unit_line.pk).update(quantity=F("quantity") + quantity)
+            unit_line.quantity += quantity
+            return unit_line.pk
 
-    if current["line_count"] >= MAX_LINES:
+    if len(lines) >= MAX_LINES:
         raise TooManyLines(details={"max_lines": MAX_LINES})
     line = BasketLine.objects.create(
         basket_id=basket.pk,
@@ -432,6 +432,7 @@ def _add_scanned(*, basket: Basket, found: ProductAtStore, quantity: int) -> int
         weight_g=weight_g,
         label_price_fen=label_price_fen,
     )
+    lines.append(BasketLineInfo(line=line, store_price_fen=found.price_fen))  # the newest id sorts last
     return line.pk
 
 

@@ -191,39 +191,89 @@ def product_at_store(*, store_id: int, barcode: str) -> ProductAtStore:
     if not 0 < store_id <= MAX_ID:
         raise _store_not_found()
 
-    products = _products()
-    if isinstance(scanned, ProductCode):
-        products = products.filter(barcodes__gtin=scanned.gtin)
-    else:
-        products = products.filter(plu_code=scanned.item_code)
-        if scanned.weight_g is not None:
-            products = products.filter(sold_by_weight=True)
-    product = products.first()
+    product = _products().filter(_scanned_code_q(scanned)).first()
     if product is None:
         _raise_if_no_store(store_id)
         raise UnknownBarcode(details={"barcode": scanned.printed})
 
-    override = LocationPrice.objects.filter(location_id=OuterRef("location_id"), product_id=OuterRef("product_id"))
     stock = (
-        Stock.objects.filter(
-            product=product, location_id=store_id, location__kind=Location.Kind.STORE, location__active=True
-        )
-        .annotate(override_price_fen=Subquery(override.values("price_fen")[:1]))
+        Stock.objects.filter(product=product, location_id=store_id, **_STORE_STOCK)
+        .annotate(override_price_fen=_store_price_override())
         .values("on_hand", "reserved", "override_price_fen")
         .first()
     )
     if stock is None:
         _raise_if_no_store(store_id)
         raise NotSoldHere(details={"store_id": store_id, "product_id": product.pk})
+    return _found(product, store_id, scanned, stock["override_price_fen"], stock["on_hand"], stock["reserved"])
 
-    override_price_fen = stock["override_price_fen"]
+
+# What adding a scan to a basket reads of the product: its line's figures and what the
+# basket shows of it (see ``product_for_scan``).
+SCAN_PRODUCT_FIELDS = ("id", "sku", "name", "image_url", "age_restricted", "sold_by_weight", "base_price_fen")
+
+
+def product_for_scan(*, store: Location, barcode: str) -> ProductAtStore:
+    """``product_at_store`` for a basket scan, in one query when all goes well.
+
+    ``store`` is the basket's, already read, so only an active store is queried, and by
+    its id alone. One query finds its stock row of the scanned product together with the
+    product (only ``SCAN_PRODUCT_FIELDS``: no brand, category or ``is_new``, which a basket
+    does not show) and the store's price. When it finds nothing, ``product_at_store``
+    answers, so the errors and their order are the same.
+    """
+    scanned = parse(barcode)
+    stock = None
+    if store.kind == Location.Kind.STORE and store.active:
+        fields = ("on_hand", "reserved", *(f"product__{name}" for name in SCAN_PRODUCT_FIELDS))
+        stocks = (
+            Stock.objects.filter(_scanned_code_q(scanned, via="product__"), location_id=store.pk, product__active=True)
+            .select_related("product")
+            .only(*fields)
+            .annotate(override_price_fen=_store_price_override())
+        )
+        stock = next(iter(stocks[:1]), None)  # at most one row: one stock row per product and store
+    if stock is None:
+        return product_at_store(store_id=store.pk, barcode=barcode)
+    return _found(stock.product, store.pk, scanned, stock.override_price_fen, stock.on_hand, stock.reserved)
+
+
+# A stock row counts only at an active store (not a warehouse).
+_STORE_STOCK = {"location__kind": Location.Kind.STORE, "location__active": True}
+
+
+def _scanned_code_q(scanned: ProductCode | VariableMeasureCode, *, via: str = "") -> Q:
+    """The product a code names: by GTIN, or by PLU for a label (sold by weight, for a
+    weight label). ``via`` is the path to the product from the queried model."""
+    if isinstance(scanned, ProductCode):
+        return Q(**{f"{via}barcodes__gtin": scanned.gtin})
+    q = Q(**{f"{via}plu_code": scanned.item_code})
+    if scanned.weight_g is not None:
+        q &= Q(**{f"{via}sold_by_weight": True})
+    return q
+
+
+def _store_price_override() -> Subquery:
+    """A stock row's store price for its product, or None where the base price holds."""
+    override = LocationPrice.objects.filter(location_id=OuterRef("location_id"), product_id=OuterRef("product_id"))
+    return Subquery(override.values("price_fen")[:1])
+
+
+def _found(
+    product: Product,
+    store_id: int,
+    scanned: ProductCode | VariableMeasureCode,
+    override_price_fen: int | None,
+    on_hand: int,
+    reserved: int,
+) -> ProductAtStore:
     return ProductAtStore(
         product=product,
         store_id=store_id,
         scanned=scanned,
         price_fen=product.base_price_fen if override_price_fen is None else override_price_fen,
-        on_hand=stock["on_hand"],
-        reserved=stock["reserved"],
+        on_hand=on_hand,
+        reserved=reserved,
     )
 
 

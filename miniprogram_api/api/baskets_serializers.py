@@ -11,7 +11,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from checkout.baskets import MAX_LINE_QUANTITY, ScanResult
+from checkout.baskets import MAX_LINE_QUANTITY, PricedBasketInfo, PricedBasketLine, ScanResult
 from checkout.models import Basket, BasketLine
 from stores.barcodes import MAX_INPUT_LENGTH
 from stores.selectors import MAX_ID
@@ -131,7 +131,13 @@ class AdjustmentOutput(serializers.Serializer):
 
 
 class BasketOutput(serializers.Serializer):
-    """Renders a ``PricedBasketInfo``."""
+    """Renders a ``PricedBasketInfo``.
+
+    The fields describe the response (for the schema and as the reference rendering);
+    ``to_representation`` builds the same dict with ``render_basket``, which does in plain
+    Python what the nested serializers do field by field, several times faster for a
+    basket of many lines. A test holds the two to the same output.
+    """
 
     id = serializers.IntegerField(source="basket.pk")
     status = BasketStatusField(
@@ -152,6 +158,9 @@ class BasketOutput(serializers.Serializer):
         "default); the expiry sweep runs every few minutes, so it may stay open a little past this."
     )
 
+    def to_representation(self, instance: PricedBasketInfo) -> dict:
+        return render_basket(instance)
+
 
 class ScanOutput(BasketOutput):
     """The priced basket, plus the line this scan added to or created."""
@@ -159,4 +168,67 @@ class ScanOutput(BasketOutput):
     scanned_line_id = serializers.IntegerField(help_text="The line this scan created or added to.")
 
     def to_representation(self, instance: ScanResult):
-        return {**BasketOutput(instance.basket, context=self.context).data, "scanned_line_id": instance.line_id}
+        return {**render_basket(instance.basket), "scanned_line_id": instance.line_id}
+
+
+# --- Rendering ----------------------------------------------------------------------------
+
+_DATETIME = serializers.DateTimeField()  # the declared fields' formatting: ISO 8601, current time zone
+
+
+def _int(value) -> int | None:
+    return None if value is None else int(value)
+
+
+def _str(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def render_basket(info: PricedBasketInfo) -> dict:
+    """``BasketOutput``'s fields, in their order and with their types, in plain Python."""
+    basket, pricing, store = info.basket, info.pricing, info.basket.store
+    return {
+        "id": _int(basket.pk),
+        "status": _str(basket.status),
+        "store": {"id": _int(store.pk), "code": _str(store.code), "name": _str(store.name)},
+        "lines": [_render_line(line) for line in info.lines],
+        "item_count": _int(info.item_count),
+        "goods_subtotal_fen": _int(pricing.goods_subtotal_fen),
+        "discount_fen": _int(pricing.discount_fen),
+        "total_fen": _int(pricing.total_fen),
+        "adjustments": [
+            {
+                "source": _str(adjustment.source),
+                "promotion_id": _int(adjustment.promotion_id),
+                "line_id": _int(adjustment.line_key),
+                "amount_fen": _int(adjustment.amount_fen),
+                "label": _str(adjustment.label),
+            }
+            for adjustment in info.adjustments
+        ],
+        "has_age_restricted": bool(info.has_age_restricted),
+        "updated_at": _DATETIME.to_representation(basket.updated_at),
+        "expires_at": _DATETIME.to_representation(info.expires_at),
+    }
+
+
+def _render_line(priced: PricedBasketLine) -> dict:
+    line, product, money = priced.line, priced.product, priced.priced
+    return {
+        "id": _int(line.pk),
+        "product": {
+            "id": _int(product.pk),
+            "sku": _str(product.sku),
+            "name": _str(product.name),
+            "image_url": _str(product.image_url),
+        },
+        "kind": _str(line.kind),
+        "barcode": _str(line.barcode),
+        "quantity": _int(line.quantity),
+        "weight_g": _int(line.weight_g),
+        "unit_price_fen": _int(priced.unit_price_fen),
+        "line_total_fen": _int(money.line_total_fen),
+        "discount_fen": _int(money.discount_fen),
+        "final_fen": _int(money.final_fen),
+        "age_restricted": None if product.age_restricted is None else bool(product.age_restricted),
+    }

@@ -282,3 +282,20 @@ def test_lookups_are_throttled_per_shopper(auth_client, milk, store, monkeypatch
     assert lookup(auth_client, store.pk, "6901234567892").status_code == 200
     error = assert_error(lookup(auth_client, store.pk, "6901234567892"), 429, "throttled")
     assert error["details"]["retry_after_seconds"] > 0
+
+
+def test_a_throttled_shopper_may_look_up_again_when_the_window_turns(auth_client, milk, store, monkeypatch):
+    """A fixed window per shopper: Retry-After is the time left in it, then the count restarts."""
+    monkeypatch.setattr(LookupThrottle, "rate", "2/min", raising=False)
+    now = [1_800_000_000.0 + 45]  # 45 s into a minute
+    monkeypatch.setattr(LookupThrottle, "timer", lambda self: now[0])
+    StockFactory(location=store, product=milk)
+    assert [lookup(auth_client, store.pk, "6901234567892").status_code for _ in range(2)] == [200, 200]
+
+    response = lookup(auth_client, store.pk, "6901234567892")
+    error = assert_error(response, 429, "throttled")
+    assert error["details"]["retry_after_seconds"] == 15
+    assert response["Retry-After"] == "15"
+
+    now[0] += 15
+    assert lookup(auth_client, store.pk, "6901234567892").status_code == 200

@@ -202,84 +202,123 @@ def store(db):
     return LocationFactory(code="PSQ", name="People's Square")
 
 
-def test_scan_uses_the_store_price_over_the_base_price(store):
+@pytest.fixture(params=["product_at_store", "product_for_scan"])
+def lookup(request):
+    """Both lookups of a scan: the catalogue's, and the lean one a basket scan uses, which
+    must find the same and refuse with the same errors in the same order."""
+    if request.param == "product_at_store":
+        return lambda store, barcode: selectors.product_at_store(store_id=store.pk, barcode=barcode)
+    return lambda store, barcode: selectors.product_for_scan(store=store, barcode=barcode)
+
+
+def test_scan_uses_the_store_price_over_the_base_price(store, lookup):
     product = ProductFactory(base_price_fen=1290)
     BarcodeFactory(product=product, code="6901234567892")
     StockFactory(location=store, product=product, on_hand=12, reserved=3)
     LocationPriceFactory(location=store, product=product, price_fen=1190)
     LocationPriceFactory(product=product, price_fen=990)  # another store's price
 
-    result = selectors.product_at_store(store_id=store.pk, barcode="6901234567892")
+    result = lookup(store, "6901234567892")
     assert result.product == product
     assert (result.price_fen, result.line_price_fen) == (1190, 1190)
     assert (result.available, result.in_stock) == (9, True)
 
 
-def test_scan_without_a_store_price_uses_the_base_price(store):
+def test_scan_without_a_store_price_uses_the_base_price(store, lookup):
     product = ProductFactory(base_price_fen=1290)
     BarcodeFactory(product=product, code="6901234567892")
     StockFactory(location=store, product=product, on_hand=2, reserved=2)
-    result = selectors.product_at_store(store_id=store.pk, barcode="6901234567892")
+    result = lookup(store, "6901234567892")
     assert result.price_fen == 1290
     assert (result.available, result.in_stock) == (0, False)
 
 
-def test_upc_a_scan_finds_the_product_stored_under_its_ean13_spelling(store):
+def test_upc_a_scan_finds_the_product_stored_under_its_ean13_spelling(store, lookup):
     product = ProductFactory()
     BarcodeFactory(product=product, code="0036000291452")
     StockFactory(location=store, product=product)
-    assert selectors.product_at_store(store_id=store.pk, barcode="036000291452").product == product
+    assert lookup(store, "036000291452").product == product
 
 
-def test_weight_label_is_priced_by_weight_rounded_half_up(store):
+def test_weight_label_is_priced_by_weight_rounded_half_up(store, lookup):
     grapes = ProductFactory(plu_code="01234", sold_by_weight=True, base_price_fen=1990)  # 19.90 per kg
     StockFactory(location=store, product=grapes, on_hand=50_000)
-    result = selectors.product_at_store(store_id=store.pk, barcode=ean13("250123401234"))  # 1234 g
+    result = lookup(store, ean13("250123401234"))  # 1234 g
     assert result.product == grapes
     assert (result.weight_g, result.embedded_price_fen) == (1234, None)
     assert result.line_price_fen == 2456  # 1234 x 1990 / 1000 = 2455.66
 
 
-def test_price_label_costs_what_it_says(store):
+def test_price_label_costs_what_it_says(store, lookup):
     cake = ProductFactory(plu_code="00777", base_price_fen=3000)
     StockFactory(location=store, product=cake)
-    result = selectors.product_at_store(store_id=store.pk, barcode=ean13("200077702580"))
+    result = lookup(store, ean13("200077702580"))
     assert (result.embedded_price_fen, result.line_price_fen, result.weight_g) == (2580, 2580, None)
 
 
-def test_weighed_product_scanned_by_its_gtin_has_no_line_price(store):
+def test_weighed_product_scanned_by_its_gtin_has_no_line_price(store, lookup):
     rice = ProductFactory(sold_by_weight=True, base_price_fen=600)
     BarcodeFactory(product=rice, code="6901234567892")
     StockFactory(location=store, product=rice)
-    result = selectors.product_at_store(store_id=store.pk, barcode="6901234567892")
+    result = lookup(store, "6901234567892")
     assert (result.price_fen, result.line_price_fen) == (600, None)
 
 
-def test_weight_label_for_a_product_not_sold_by_weight_is_unknown(store):
+def test_weight_label_for_a_product_not_sold_by_weight_is_unknown(store, lookup):
     ProductFactory(plu_code="01234", sold_by_weight=False)
     with pytest.raises(UnknownBarcode):
-        selectors.product_at_store(store_id=store.pk, barcode=ean13("250123401234"))
+        lookup(store, ean13("250123401234"))
 
 
-def test_scan_errors_in_the_order_a_shopper_should_hear_them(store):
+def test_scan_errors_in_the_order_a_shopper_should_hear_them(store, lookup):
     product = ProductFactory()
     BarcodeFactory(product=product, code="6901234567892")
     closed = LocationFactory(active=False)
     StockFactory(location=closed, product=product)
 
     with pytest.raises(InvalidBarcode):
+        lookup(closed, "6901234567893")
+    with pytest.raises(InvalidBarcode):
         selectors.product_at_store(store_id=10**30, barcode="6901234567893")
     with pytest.raises(NotFound) as raised:
-        selectors.product_at_store(store_id=closed.pk, barcode="6901234567892")
+        lookup(closed, "6901234567892")
     assert raised.value.code == "not_found"
     with pytest.raises(NotFound) as raised:
-        selectors.product_at_store(store_id=closed.pk, barcode="4006381333931")
+        lookup(closed, "4006381333931")
     assert raised.value.code == "not_found"
     with pytest.raises(UnknownBarcode):
-        selectors.product_at_store(store_id=store.pk, barcode="4006381333931")
+        lookup(store, "4006381333931")
     with pytest.raises(selectors.NotSoldHere) as raised:
-        selectors.product_at_store(store_id=store.pk, barcode="6901234567892")
+        lookup(store, "6901234567892")
     assert raised.value.code == "not_sold_here"
+
+
+def test_a_scan_at_a_warehouse_is_not_found(store, lookup):
+    product = ProductFactory()
+    BarcodeFactory(product=product, code="6901234567892")
+    warehouse = LocationFactory(kind=Location.Kind.WAREHOUSE)
+    StockFactory(location=warehouse, product=product)
+    with pytest.raises(NotFound) as raised:
+        lookup(warehouse, "6901234567892")
+    assert raised.value.code == "not_found"
+
+
+def test_an_inactive_products_code_is_unknown_even_where_stocked(store, lookup):
+    product = ProductFactory(active=False)
+    BarcodeFactory(product=product, code="6901234567892")
+    StockFactory(location=store, product=product)
+    with pytest.raises(UnknownBarcode):
+        lookup(store, "6901234567892")
+
+
+def test_the_scan_lookup_is_one_query(store, django_assert_num_queries):
+    product = ProductFactory(base_price_fen=1290)
+    BarcodeFactory(product=product, code="6901234567892")
+    StockFactory(location=store, product=product)
+    LocationPriceFactory(location=store, product=product, price_fen=1190)
+    with django_assert_num_queries(1):
+        result = selectors.product_for_scan(store=store, barcode="6901234567892")
+        assert (result.product.pk, result.product.sku, result.price_fen) == (product.pk, product.sku, 1190)
 
 
 @pytest.mark.parametrize(
