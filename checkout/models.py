@@ -201,3 +201,82 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.out_trade_no} ({self.state})"
+
+
+class Gate(models.Model):
+    """An exit gate device at a store. It authenticates with its own credential: a public
+    ``key_id`` and a secret shown once at creation, of which only the SHA-256 is kept."""
+
+    store = models.ForeignKey("stores.Location", on_delete=models.PROTECT, related_name="gates")
+    name = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["store_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["store", "name"], name="gate_unique_name_per_store")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_id})"
+
+
+class ExitPass(models.Model):
+    """The signed permission to leave with a paid in-store order. One live pass per order;
+    a fresh one (after expiry) supersedes the old. ``used_at`` is set once, atomically."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="exit_passes")
+    store = models.ForeignKey("stores.Location", on_delete=models.PROTECT, related_name="+")
+    key_id = models.CharField(max_length=4)
+    token = models.CharField(max_length=256)
+    item_count = models.PositiveIntegerField()
+    total_fen = models.PositiveIntegerField()
+    audit = models.BooleanField(default=False, help_text="Staff check the basket before the gate opens.")
+    audit_reasons = models.JSONField(default=list, blank=True)
+    age_restricted_items = models.JSONField(default=list, blank=True)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_gate = models.ForeignKey(Gate, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(superseded_at__isnull=True), name="exit_pass_one_live_per_order"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Exit pass {self.pk} for {self.order_id}"
+
+
+class GateEvent(models.Model):
+    """Append-only: every decision a gate made, online or (uploaded later) offline.
+
+    An ``audit`` decision is itself the audit to resolve: its resolution is a later event
+    pointing back at it through ``resolves`` (unique, so it is resolved once)."""
+
+    class Decision(models.TextChoices):
+        OPEN = "open", "Open"
+        DENY = "deny", "Deny"
+        AUDIT = "audit", "Audit"
+
+    gate = models.ForeignKey(Gate, on_delete=models.PROTECT, related_name="events")
+    exit_pass = models.ForeignKey(ExitPass, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    reason = models.CharField(max_length=32)
+    data = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField(help_text="When the gate decided (its clock, for offline decisions).")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    offline = models.BooleanField(default=False)
+    resolves = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="resolution")
+
+    class Meta:
+        ordering = ["-occurred_at", "-pk"]
+        indexes = [models.Index(fields=["gate", "occurred_at"]), models.Index(fields=["decision", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.decision}/{self.reason} at {self.gate_id}"

@@ -284,6 +284,20 @@ ALIPAY_GATEWAY_URL = env(
     "https://openapi.alipay.com/gateway.do" if PRODUCTION else f"{PUBLIC_BASE_URL}/sandbox/alipay/gateway.do",
 )
 EXIT_PASS_SIGNING_KEY_PATH = env("EXIT_PASS_SIGNING_KEY_PATH", str(KEYS_DIR / "exit_pass_ed25519.pem"))
+# The id (4 ASCII characters) of the signing key, carried in every pass so verifiers know
+# which public key to use; rotate by signing with a new key and id while the old public
+# key stays listed in EXIT_PASS_EXTRA_PUBLIC_KEYS ("kid:/path/to/public.pem,...") until
+# every pass it signed has expired.
+EXIT_PASS_KEY_ID = env("EXIT_PASS_KEY_ID", "k001")
+EXIT_PASS_EXTRA_PUBLIC_KEYS = env_list("EXIT_PASS_EXTRA_PUBLIC_KEYS", [])
+EXIT_PASS_TTL = timedelta(minutes=env_int("EXIT_PASS_TTL_MINUTES", 30))
+EXIT_PASS_CLOCK_SKEW = timedelta(seconds=env_int("EXIT_PASS_CLOCK_SKEW_SECONDS", 60))
+# Audits: a random share of exits (per mille, decided at payment with a secure random
+# source), plus rules. Staff check the basket against the order before the gate opens.
+EXIT_AUDIT_SAMPLE_PER_MILLE = env_int("EXIT_AUDIT_SAMPLE_PER_MILLE", 30)
+EXIT_AUDIT_TOTAL_ABOVE_FEN = env_int("EXIT_AUDIT_TOTAL_ABOVE_FEN", 100_000)
+EXIT_AUDIT_WEIGHED_LINES_AT_LEAST = env_int("EXIT_AUDIT_WEIGHED_LINES_AT_LEAST", 5)
+EXIT_AUDIT_AGE_RESTRICTED = env_bool("EXIT_AUDIT_AGE_RESTRICTED", True)
 
 # The sandbox's side: the platforms' private keys and what the merchant "uploaded" to them.
 SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH = str(KEYS_DIR / "wechatpay_platform_private.pem")
