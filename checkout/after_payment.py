@@ -15,7 +15,7 @@ from django.db.models.functions import Greatest
 from miniprogram_api.core import clock
 from stores.models import Stock
 
-from . import order_states
+from . import exitpass, order_states
 from .models import Order, OrderLine
 
 
@@ -42,4 +42,13 @@ def commit_store_stock(*, order_id: int) -> bool:
                 on_hand=Greatest(F("on_hand") - sold[product_id], F("reserved"))
             )
         order_states.record_event(order_id=order_id, event="stock_committed", data={"lines": len(sold)})
+    return True
+
+
+def issue_exit_pass(*, order_id: int) -> bool:
+    """Have the pass ready before the shopper walks to the gate (the shopper's own request
+    would issue it too, so this only saves them a wait); False for other channels."""
+    if not Order.objects.filter(pk=order_id, channel=Order.Channel.IN_STORE, state=Order.State.PAID).exists():
+        return False
+    exitpass.issue_exit_pass(order_id=order_id)
     return True

@@ -31,3 +31,4 @@ def order_paid(order_id: int) -> None:
     """Enqueued (on commit) when an order becomes paid; each step runs once however often
     the task does."""
     after_payment.commit_store_stock(order_id=order_id)
+    after_payment.issue_exit_pass(order_id=order_id)

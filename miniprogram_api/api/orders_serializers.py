@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from checkout.exitpass import state_of
 from checkout.models import Order
 
 
@@ -75,3 +76,16 @@ class CheckoutOutput(serializers.Serializer):
             "For alipay, pass tradeNO to my.tradePay: {tradeNO}."
         )
     )
+
+
+class ExitPassSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Show as a QR code at the exit gate (or use exit-pass.png).")
+    state = serializers.SerializerMethodField(help_text="valid, used or expired")
+    issued_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    used_at = serializers.DateTimeField(allow_null=True)
+    item_count = serializers.IntegerField()
+    total_fen = serializers.IntegerField()
+
+    def get_state(self, exit_pass) -> str:
+        return state_of(exit_pass)

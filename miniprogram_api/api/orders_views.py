@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from checkout import orders, scan_and_pay
+from checkout import exitpass, orders, scan_and_pay
 from miniprogram_api.idempotency.service import run_once
 
-from .orders_serializers import CheckoutInput, CheckoutOutput, OrderSerializer
+from .orders_serializers import CheckoutInput, CheckoutOutput, ExitPassSerializer, OrderSerializer
 from .schema import ERROR_RESPONSES, ErrorSerializer
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -72,3 +74,41 @@ class OrderDetailView(APIView):
     @extend_schema(responses={200: OrderSerializer, **ERROR_RESPONSES}, summary="One of my orders", tags=["orders"])
     def get(self, request, order_id: int):
         return Response(OrderSerializer(orders.order_get(customer_id=request.user.pk, order_id=order_id)).data)
+
+
+class ExitPassView(APIView):
+    @extend_schema(
+        responses={
+            200: ExitPassSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="The order is not a paid scan & pay order"),
+            **ERROR_RESPONSES,
+        },
+        summary="The exit pass of a paid scan & pay order (a fresh one if it expired unused)",
+        tags=["orders"],
+    )
+    def get(self, request, order_id: int):
+        exit_pass = exitpass.exit_pass_for_shopper(customer_id=request.user.pk, order_id=order_id)
+        return Response(ExitPassSerializer(exit_pass).data)
+
+
+class ExitPassImageView(APIView):
+    """A PNG on success, the JSON error shape otherwise, whatever the client's Accept says
+    (an image download may send ``Accept: image/png``; that must not turn errors into 406)."""
+
+    def perform_content_negotiation(self, request, force=False):
+        return JSONRenderer(), "application/json"
+
+    @extend_schema(
+        responses={
+            (200, "image/png"): OpenApiResponse(description="The exit pass as a QR code (PNG, error correction M)"),
+            409: OpenApiResponse(ErrorSerializer, description="The order is not a paid scan & pay order"),
+            **ERROR_RESPONSES,
+        },
+        summary="The exit pass as a QR code image",
+        tags=["orders"],
+    )
+    def get(self, request, order_id: int):
+        exit_pass = exitpass.exit_pass_for_shopper(customer_id=request.user.pk, order_id=order_id)
+        response = HttpResponse(exitpass.qr_png(exit_pass.token), content_type="image/png")
+        response["Cache-Control"] = "private, no-store"
+        return response
