@@ -12,7 +12,10 @@ from django.db.models import Count
 
 from miniprogram_api.core.money import format_yuan
 
-from . import admin_orders  # noqa: F401 - registers the order and payment screens
+from . import (
+    admin_gates,  # noqa: F401 - registers the gate, exit pass and gate event screens
+    admin_orders,  # noqa: F401 - registers the order and payment screens
+)
 from .models import Basket, BasketLine
 
 # --- Baskets ------------------------------------------------------------------------------

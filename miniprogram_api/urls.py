@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("miniprogram_api.api.urls")),
+    path("api/gate/v1/", include("miniprogram_api.api.gate_urls")),
     path("api/payments/", include("miniprogram_api.api.payments_urls")),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -302,10 +302,21 @@ def _api_endpoints() -> list[tuple[str, str]]:
 API_ENDPOINTS = _api_endpoints()
 PROTECTED_ENDPOINTS = [(method, path) for method, path in API_ENDPOINTS if path not in PUBLIC_ENDPOINTS]
 
+# Exit gates authenticate with their own credential (``Authorization: Gate <key_id>:<secret>``),
+# never a shopper's token: everything under this prefix answers with the gate's challenge.
+GATE_PREFIX = "/api/gate/"
+GATE_CHALLENGE = ("gate_not_authenticated", 'Gate realm="gate"')
+SHOPPER_CHALLENGE = ("not_authenticated", WWW_AUTHENTICATE)
+
+
+def _expected_challenge(path: str) -> tuple[str, str]:
+    return GATE_CHALLENGE if path.startswith(GATE_PREFIX) else SHOPPER_CHALLENGE
+
 
 def test_endpoint_enumeration_finds_the_known_endpoints():
     assert ("get", "/api/v1/me") in PROTECTED_ENDPOINTS
     assert ("post", "/api/v1/auth/logout") in PROTECTED_ENDPOINTS
+    assert ("post", "/api/gate/v1/verify") in PROTECTED_ENDPOINTS
     assert ("post", LOGIN_URL) in API_ENDPOINTS
     assert {path for _, path in API_ENDPOINTS} >= set(PUBLIC_ENDPOINTS)
 
@@ -317,8 +328,32 @@ def test_every_api_endpoint_refuses_a_request_without_a_token(db, method, path):
     client = APIClient()
     response = client.get(path) if method == "get" else getattr(client, method)(path, {}, format="json")
 
-    _assert_error(response, 401, "not_authenticated")
-    assert response["WWW-Authenticate"] == WWW_AUTHENTICATE
+    code, challenge = _expected_challenge(path)
+    _assert_error(response, 401, code)
+    assert response["WWW-Authenticate"] == challenge
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), PROTECTED_ENDPOINTS, ids=[f"{method.upper()} {path}" for method, path in PROTECTED_ENDPOINTS]
+)
+def test_every_api_endpoint_refuses_the_other_kind_of_credential(db, method, path):
+    """A shopper's token opens no gate endpoint; a gate's credential reads no shopper's data."""
+    from checkout import gates
+    from tests.factories import LocationFactory
+
+    client = APIClient()
+    if path.startswith(GATE_PREFIX):
+        raw, _ = issue_token(customer=Customer.objects.create_user("shopper"))
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        expected = "gate_not_authenticated"
+    else:
+        gate, secret = gates.create_gate(store_id=LocationFactory().pk, name="Exit 1")
+        client.credentials(HTTP_AUTHORIZATION=gates.authorization_header(gate.key_id, secret))
+        expected = "malformed_authorization"
+    response = client.get(path) if method == "get" else getattr(client, method)(path, {}, format="json")
+
+    _assert_error(response, 401, expected)
+    assert response["WWW-Authenticate"] == _expected_challenge(path)[1]
 
 
 @pytest.mark.parametrize("path", ["/api/schema", "/api/docs"])
