@@ -102,7 +102,7 @@ def verify(*, gate: Gate, token: str) -> GateDecision:
         event = _record(gate, None, DENY, rejected.reason, _token_data(token, rejected.reason), now)
         return GateDecision(DENY, rejected.reason, rejected.message, event)
 
-    exit_pass = ExitPass.objects.select_related("order", "used_gate").filter(pk=claims.pass_id).first()
+    exit_pass = next(iter(_passes().filter(pk=claims.pass_id)[:1]), None)
     if exit_pass is None or not hmac.compare_digest(exit_pass.token, token):
         # Signed with our key but not this database's pass (a restored backup, a key
         # shared with another environment): never good enough to open.
@@ -126,10 +126,19 @@ def verify(*, gate: Gate, token: str) -> GateDecision:
     if not used:
         # Another gate (or a replaced pass) won the race since the fetch above; read what
         # happened so the gate can say when and where.
-        exit_pass = ExitPass.objects.select_related("order", "used_gate").get(pk=exit_pass.pk)
+        exit_pass = _passes().get(pk=exit_pass.pk)
         return _deny(gate, exit_pass, _refusal(exit_pass) or "already_used", now)
     exit_pass.used_at, exit_pass.used_gate = now, gate
     return _decision(decision, reason, event, exit_pass)
+
+
+def _passes():
+    """Only what a decision reads: the gate's hot path builds and loads no more."""
+    return ExitPass.objects.select_related("order", "used_gate").only(
+        "token", "store_id", "item_count", "total_fen", "audit", "audit_reasons", "age_restricted_items",
+        "issued_at", "expires_at", "superseded_at", "used_at", "used_gate__name",
+        "order__state", "order__number",
+    )  # fmt: skip
 
 
 def _refusal(exit_pass: ExitPass) -> str | None:

@@ -85,7 +85,7 @@ def authenticate_gate(*, key_id: str, secret: str) -> Gate:
     Raises ``InvalidGateCredential`` for an unknown key id or a wrong secret (the same
     answer for both), ``GateDisabled`` for a gate staff switched off.
     """
-    gate = Gate.objects.filter(key_id=key_id).first() if key_id else None
+    gate = next(iter(Gate.objects.filter(key_id=key_id)[:1]), None) if key_id else None
     expected = gate.secret_hash if gate is not None else _NO_SUCH_GATE_HASH
     if not hmac.compare_digest(hash_secret(secret), expected) or gate is None:
         raise InvalidGateCredential()
