@@ -31,6 +31,11 @@ class Command(BaseCommand):
         parser.add_argument("--shopper", default="li-na")
         parser.add_argument("--lat", type=float, default=31.2304, help="Where the shopper stands (People's Square).")
         parser.add_argument("--lng", type=float, default=121.4737)
+        parser.add_argument(
+            "--gate",
+            help="A gate's credential as 'key_id:secret' (from manage.py create_gate); "
+            "by default a demo gate is registered at the store in the local database.",
+        )
 
     def handle(self, *args, **options):
         self.base = options["base_url"].rstrip("/")
@@ -73,6 +78,36 @@ class Command(BaseCommand):
         if order["state"] != "paid":
             raise CommandError(f"the order is {order['state']}, not paid")
         self._step(f"order {order['number']} is paid: {order['total_fen']} fen")
+
+        exit_pass = self._call("GET", f"/api/v1/orders/{order['id']}/exit-pass")
+        self._step(f"exit pass ({exit_pass['state']}, until {exit_pass['expires_at']}): {exit_pass['token']}")
+        gate_auth = {"Authorization": f"Gate {options['gate'] or self._demo_gate(store['id'])}"}
+        first = self._gate("/api/gate/v1/verify", {"token": exit_pass["token"]}, gate_auth)
+        if first["decision"] == "audit":
+            self._step(f"gate: audit ({', '.join(first['staff']['audit_reasons'])}); staff check the basket")
+            first = self._gate(
+                f"/api/gate/v1/audits/{first['audit_id']}/resolve", {"outcome": "passed", "note": "demo"}, gate_auth
+            )
+        if first["decision"] != "open":
+            raise CommandError(f"the gate did not open: {first}")
+        self._step(f"gate: {first['decision']} ({first['reason']})")
+        second = self._gate("/api/gate/v1/verify", {"token": exit_pass["token"]}, gate_auth)
+        if (second["decision"], second["reason"]) != ("deny", "already_used"):
+            raise CommandError(f"the gate let the same pass through twice: {second}")
+        self._step(f"gate, same pass again: {second['decision']} ({second['reason']}, used at {second['used_at']})")
+
+    def _demo_gate(self, store_id: int) -> str:
+        """Register a fresh demo gate at the store (local run: the same database as the server)."""
+        from miniprogram_api.core import clock
+
+        from ... import gates
+
+        gate, secret = gates.create_gate(store_id=store_id, name=f"demo gate {clock.now():%H%M%S%f}")
+        self._step(f"registered {gate.name!r} (manage.py create_gate does this for real devices)")
+        return f"{gate.key_id}:{secret}"
+
+    def _gate(self, path: str, body: dict, headers: dict) -> dict:
+        return self._checked(self.http.post(self.base + path, json=body, headers=headers, timeout=TIMEOUT))
 
     def _scan_first_carried(self, basket_id: int, search: str, *, weighed: bool) -> dict:
         """Scan the first product matching ``search`` that this store carries."""
