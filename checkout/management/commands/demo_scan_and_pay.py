@@ -102,7 +102,7 @@ class Command(BaseCommand):
 
         from ... import gates
 
-        gate, secret = gates.create_gate(store_id=store_id, name=f"demo gate {clock.now():%H%M%S%f}")
+        gate, secret = gates.create_gate(store_id=store_id, name=f"demo gate {clock.local_now():%H%M%S}")
         self._step(f"registered {gate.name!r} (manage.py create_gate does this for real devices)")
         return f"{gate.key_id}:{secret}"
 
