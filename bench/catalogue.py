@@ -18,17 +18,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
+import common
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(common.ROOT))
 
 
 def main() -> None:
@@ -41,21 +39,11 @@ def main() -> None:
 
     var_dir = os.environ.get("VAR_DIR") or tempfile.mkdtemp(prefix="bench-var-")
     base = f"http://127.0.0.1:{args.port}"
-    env = {
-        **os.environ,
-        "VAR_DIR": var_dir,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "PUBLIC_BASE_URL": base,
-        "THROTTLE_LOGIN": "100000/min",
-        "THROTTLE_LOOKUP": "1000000/min",
-        "DJANGO_SETTINGS_MODULE": "miniprogram_api.settings",
-    }
-    os.environ.update(env)
-    python = sys.executable
+    env = common.configure_environment(
+        base=base, var_dir=var_dir, extra={"THROTTLE_LOGIN": "100000/min", "THROTTLE_LOOKUP": "1000000/min"}
+    )
     print(f"database: {env.get('DATABASE_URL', 'sqlite (' + var_dir + ')')}; cache: {env.get('REDIS_URL') or 'locmem'}")
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([python, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    common.migrate_and_seed(env)
 
     import django
 
@@ -63,24 +51,7 @@ def main() -> None:
     targets = pick_targets()
     print_query_counts(targets)
 
-    server = subprocess.Popen(
-        [
-            python,
-            "-m",
-            "gunicorn",
-            "miniprogram_api.wsgi",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        wait_until_up(base)
+    with common.gunicorn(port=args.port, workers=args.workers, env=env):
         token = login(base)
         print(
             f"\nload: {args.requests} requests per endpoint, {args.concurrency} concurrent clients, "
@@ -89,9 +60,6 @@ def main() -> None:
         print(f"{'endpoint':<34} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
         for name, path in targets["paths"].items():
             run_load(base, token, name, path, args.requests, args.concurrency)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def pick_targets() -> dict:
@@ -130,17 +98,6 @@ def print_query_counts(targets: dict) -> None:
             response = client.get(path)
         assert response.status_code == 200, (path, response.status_code, response.content[:200])
         print(f"{name:<34} {len(ctx.captured_queries):>16}")
-
-
-def wait_until_up(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{base}/api/schema", timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.3)
-    raise SystemExit("gunicorn did not start within 30 s")
 
 
 def login(base: str) -> str:

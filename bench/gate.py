@@ -34,22 +34,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+import common
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(common.ROOT))
 
 P99_TARGET_MS = 25
 
@@ -106,19 +103,9 @@ def main() -> None:
 
     var_dir = tempfile.mkdtemp(prefix="bench-gate-")
     base = f"http://127.0.0.1:{args.port}"
-    env = {
-        **os.environ,
-        "VAR_DIR": var_dir,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "PUBLIC_BASE_URL": base,
-        "DJANGO_SETTINGS_MODULE": "miniprogram_api.settings",
-    }
-    os.environ.update(env)
-    recreate_database(env.get("DATABASE_URL", ""))
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([python, "manage.py", "seed_demo", "-v0"], cwd=ROOT, env=env, check=True)
+    env = common.configure_environment(base=base, var_dir=var_dir)
+    common.recreate_database(env.get("DATABASE_URL", ""))
+    common.migrate_and_seed(env)
 
     import django
 
@@ -147,35 +134,17 @@ def online(args, base: str, env: dict, var_dir: Path) -> None:
     script = var_dir / "verify.lua"
     script.write_text(
         SETUP_LUA
-        + LUA.replace("{TOKENS}", lua_list(wrk_tokens))
-        .replace("{GATES}", lua_list(gates))
+        + LUA.replace("{TOKENS}", common.lua_list(wrk_tokens))
+        .replace("{GATES}", common.lua_list(gates))
         .replace("{NTHREADS}", str(args.threads))
     )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "miniprogram_api.wsgi",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        wait_until_up(base)
+    with common.gunicorn(port=args.port, workers=args.workers, env=env):
         check_one(base, gates[0])
-        saturated = run_wrk(base, script, args)
+        saturated = common.run_wrk(
+            base, script, threads=args.threads, connections=args.connections, duration=args.duration
+        )
         saturated_decisions = count_decisions()
         paced = run_paced(base, gates, paced_tokens, args)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
     print(f"\n{'POST /api/gate/v1/verify':<40} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'requests':>9} {'non-2xx':>8}")
     rows = (
@@ -291,10 +260,6 @@ def make_gates(store, n: int) -> list[str]:
     return credentials
 
 
-def lua_list(values: list[str]) -> str:
-    return "{" + ",".join(json.dumps(v) for v in values) + "}"
-
-
 def check_one(base: str, credential: str) -> None:
     response = requests.post(
         f"{base}/api/gate/v1/verify",
@@ -332,61 +297,6 @@ def check_passes(n_passes: int) -> None:
         f"passes: {n_passes} issued, {used} used, {spent.count()} open/audit decisions; "
         f"passes that let someone out twice: {twice}"
     )
-
-
-def recreate_database(url: str) -> None:
-    if not url.startswith("postgres"):
-        return
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def wait_until_up(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{base}/api/schema", timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.3)
-    raise SystemExit("gunicorn did not start within 30 s")
-
-
-def run_wrk(base: str, script: Path, args) -> dict:
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            str(args.threads),
-            "-c",
-            str(args.connections),
-            "-d",
-            f"{args.duration}s",
-            "--latency",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            base,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    requests_done = int(re.search(r"(\d+) requests in", out).group(1))
-    errors = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
-    return {"rps": rps, "p50": _ms(out, "50%"), "p99": _ms(out, "99%"), "requests": requests_done, "errors": errors}
-
-
-def _ms(out: str, label: str) -> float:
-    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
 # --- (b) offline -----------------------------------------------------------------------

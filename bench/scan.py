@@ -21,19 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import requests
+import common
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(common.ROOT))
 
 LUA = """
 local shoppers = {SHOPPERS}
@@ -75,20 +70,9 @@ def main() -> None:
 
     var_dir = tempfile.mkdtemp(prefix="bench-scan-")
     base = f"http://127.0.0.1:{args.port}"
-    env = {
-        **os.environ,
-        "VAR_DIR": var_dir,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "PUBLIC_BASE_URL": base,
-        "THROTTLE_LOOKUP": "10000000/min",
-        "DJANGO_SETTINGS_MODULE": "miniprogram_api.settings",
-    }
-    os.environ.update(env)
-    recreate_database(env.get("DATABASE_URL", ""))
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([python, "manage.py", "seed_demo", "-v0"], cwd=ROOT, env=env, check=True)
+    env = common.configure_environment(base=base, var_dir=var_dir, extra={"THROTTLE_LOOKUP": "10000000/min"})
+    common.recreate_database(env.get("DATABASE_URL", ""))
+    common.migrate_and_seed(env)
 
     import django
 
@@ -102,53 +86,21 @@ def main() -> None:
     )
 
     lua_dir = Path(var_dir)
-    tokens_lua = "{" + ",".join(json.dumps(t) for t, _ in shoppers) + "}"
     shoppers_lua = "{" + ",".join(f"{{{json.dumps(t)}, {b}}}" for t, b in shoppers) + "}"
-    barcodes_lua = "{" + ",".join(json.dumps(b) for b in barcodes) + "}"
-    (lua_dir / "me.lua").write_text(ME_LUA.replace("{TOKENS}", tokens_lua))
-    (lua_dir / "scan.lua").write_text(LUA.replace("{SHOPPERS}", shoppers_lua).replace("{BARCODES}", barcodes_lua))
+    (lua_dir / "me.lua").write_text(ME_LUA.replace("{TOKENS}", common.lua_list([t for t, _ in shoppers])))
+    scan_lua = LUA.replace("{SHOPPERS}", shoppers_lua).replace("{BARCODES}", common.lua_list(barcodes))
+    (lua_dir / "scan.lua").write_text(scan_lua)
 
-    server = subprocess.Popen(
-        [
-            python,
-            "-m",
-            "gunicorn",
-            "miniprogram_api.wsgi",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        wait_until_up(base)
-        ceiling = run_wrk(base, lua_dir / "me.lua", args)
-        scan = run_wrk(base, lua_dir / "scan.lua", args)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    load = {"threads": args.threads, "connections": args.connections, "duration": args.duration}
+    with common.gunicorn(port=args.port, workers=args.workers, env=env):
+        ceiling = common.run_wrk(base, lua_dir / "me.lua", **load)
+        scan = common.run_wrk(base, lua_dir / "scan.lua", **load)
 
     print(f"\n{'endpoint':<32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for name, result in (("GET /api/v1/me (ceiling)", ceiling), ("POST /baskets/{id}/scan", scan)):
         print(f"{name:<32} {result['rps']:>9.0f} {result['p50']:>8.1f} {result['p99']:>8.1f} {result['errors']:>8}")
     print(f"\nscan throughput = {scan['rps'] / ceiling['rps']:.0%} of the ceiling (target: at least 50%)")
     check_baskets()
-
-
-def recreate_database(url: str) -> None:
-    if not url.startswith("postgres"):
-        return
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def prepare(n_shoppers: int, n_products: int):
@@ -174,48 +126,6 @@ def prepare(n_shoppers: int, n_products: int):
         basket = Basket.objects.create(customer=customer, store=store, updated_at=clock.now())
         shoppers.append((raw, basket.pk))
     return shoppers, barcodes, store.code
-
-
-def wait_until_up(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{base}/api/schema", timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.3)
-    raise SystemExit("gunicorn did not start within 30 s")
-
-
-def run_wrk(base: str, script: Path, args) -> dict:
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            str(args.threads),
-            "-c",
-            str(args.connections),
-            "-d",
-            f"{args.duration}s",
-            "--latency",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            base,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    errors = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
-    return {"rps": rps, "p50": _ms(out, "50%"), "p99": _ms(out, "99%"), "errors": errors}
-
-
-def _ms(out: str, label: str) -> float:
-    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
 def check_baskets() -> None:

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import pytest
 import requests
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -26,6 +26,7 @@ from miniprogram_api.accounts.tokens import hash_token
 from miniprogram_api.sandbox import wechat_login as sandbox_wechat
 from miniprogram_api.sandbox.models import WeChatLoginCode
 from tests.factories import CustomerFactory
+from tests.parallel import run_in_parallel
 
 LOGIN_URL = "/api/v1/auth/wechat-login"
 SESSION_KEY_SENTINEL = "c2Vzc2lvbi1rZXktc2VudGluZWw="
@@ -381,24 +382,11 @@ def test_two_simultaneous_first_logins_of_one_shopper_make_one_customer(monkeypa
         return LookupThenWait(queryset) if kwargs.get("openid") == "o-simultaneous" else queryset
 
     monkeypatch.setattr(Customer.objects, "filter", filter_in_lockstep)
-    results: list = []
-    errors: list = []
 
-    def first_login():
-        try:
-            results.append(services._find_or_create_customer(openid="o-simultaneous", unionid="u-simultaneous"))
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    results = run_in_parallel(
+        lambda _: services._find_or_create_customer(openid="o-simultaneous", unionid="u-simultaneous"), 2, timeout=30
+    )
 
-    threads = [threading.Thread(target=first_login) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-
-    assert errors == []
     assert sorted(created for _, created in results) == [False, True]
     assert len({customer.pk for customer, _ in results}) == 1
     assert real_filter(openid="o-simultaneous").count() == 1

@@ -7,12 +7,11 @@ which serialises writers for the whole database. Both must give the same answers
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
+from itertools import chain
 
 import pytest
-from django.db import connections
 from rest_framework.test import APIClient
 
 from checkout.models import Basket, BasketLine
@@ -20,38 +19,16 @@ from miniprogram_api.accounts.tokens import issue_token
 from stores.barcodes import gs1_check_digit
 from tests.checkout.shop import MILK_EAN, make_shop
 from tests.factories import BarcodeFactory, BasketFactory, CustomerFactory, ProductFactory, StockFactory
+from tests.parallel import run_in_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 10
 
 
-def in_parallel(work: Callable[[int], list[int]], threads: int = THREADS) -> list[int]:
-    """Run ``work(i)`` in ``threads`` threads released together; return every status code."""
-    barrier = threading.Barrier(threads)
-    statuses: list[int] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            result = work(index)
-            with lock:
-                statuses.extend(result)
-        except BaseException as exc:  # surfaced below: a thread's failure must fail the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connections.close_all()
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert not errors, errors
-    return statuses
+def in_parallel(work: Callable[[int], list[int]]) -> list[int]:
+    """Run ``work(i)`` in THREADS threads released together; return every status code."""
+    return list(chain.from_iterable(run_in_parallel(work, THREADS)))
 
 
 @pytest.fixture

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 
 import pytest
-from django.db import connections
 from rest_framework.test import APIClient
 
 from checkout import exitpass, gate_decisions, gates
@@ -17,6 +15,7 @@ from gate_verifier.offline import OfflineVerifier, load_keys
 from miniprogram_api.core import clock
 from tests.api.test_orders_api import _order
 from tests.factories import CustomerFactory, LocationFactory
+from tests.parallel import run_in_parallel
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 UPLOAD = "/api/gate/v1/offline-events"
@@ -293,28 +292,13 @@ def test_needs_a_gate_credential(auth_client, gate_a):
 
 
 def _in_parallel(*uploads) -> list[dict]:
-    barrier = threading.Barrier(len(uploads))
-    answers: list[dict] = []
-    errors: list[BaseException] = []
+    def run(index: int) -> dict:
+        client, events = uploads[index]
+        response = upload(client, *events)
+        assert response.status_code == 200, response.content
+        return response.json()
 
-    def run(client, events) -> None:
-        try:
-            barrier.wait(timeout=10)
-            response = upload(client, *events)
-            assert response.status_code == 200, response.content
-            answers.append(response.json())
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=args) for args in uploads]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return answers
+    return run_in_parallel(run, len(uploads), timeout=60)
 
 
 @pytest.mark.postgres

@@ -8,50 +8,19 @@ transaction begins IMMEDIATE, which serialises writers. Both must give the same 
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 
 import pytest
-from django.db import connections
 from rest_framework.test import APIClient
 
 from checkout.models import ExitPass, GateEvent
 from tests.factories import LocationFactory
 from tests.gates.gate_shop import exit_pass, gate_client, paid_order, scan
+from tests.parallel import run_in_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 20
-
-
-def in_parallel(work: Callable[[int], dict], threads: int = THREADS) -> list[dict]:
-    """Run ``work(i)`` in ``threads`` threads released together; return every answer."""
-    barrier = threading.Barrier(threads)
-    answers: list[dict] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            answer = work(index)
-            with lock:
-                answers.append(answer)
-        except BaseException as exc:  # surfaced below: a thread's failure must fail the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connections.close_all()
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert not errors, errors
-    assert len(answers) == threads
-    return answers
 
 
 def gates_of(store, count: int) -> list[APIClient]:
@@ -68,7 +37,7 @@ def test_twenty_gates_scanning_one_pass_at_once_open_it_exactly_once():
         assert response.status_code == 200, response.content
         return response.json()
 
-    answers = in_parallel(scan_once)
+    answers = run_in_parallel(scan_once, THREADS)
 
     assert Counter((a["decision"], a["reason"]) for a in answers) == {("open", "ok"): 1, ("deny", "already_used"): 19}
     issued.refresh_from_db()
@@ -110,7 +79,7 @@ def test_one_gate_sending_one_audit_pass_twenty_times_at_once_raises_one_audit()
     issued = exit_pass(paid_order(store), audit=True)
     client = gates_of(store, 1)[0]
 
-    answers = in_parallel(lambda _: scan(client, issued.token).json())
+    answers = run_in_parallel(lambda _: scan(client, issued.token).json(), THREADS)
 
     assert Counter(a["decision"] for a in answers) == {"audit": 1, "deny": 19}
     assert GateEvent.objects.filter(decision="audit").count() == 1
@@ -127,7 +96,7 @@ def test_two_staff_resolving_one_audit_at_once_record_one_verdict():
         response = clients[index].post(f"/api/gate/v1/audits/{audit_id}/resolve", {"outcome": "passed"}, format="json")
         return {"status": response.status_code, "code": response.json().get("error", {}).get("code")}
 
-    answers = in_parallel(resolve, threads=10)
+    answers = run_in_parallel(resolve, 10)
 
     assert Counter((a["status"], a["code"]) for a in answers) == {(200, None): 1, (409, "audit_already_resolved"): 9}
     assert GateEvent.objects.filter(resolves_id=audit_id).count() == 1

@@ -6,14 +6,13 @@ one ever forgets, including under parallel clients.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from stores.models import Stock
 from tests.factories import StockFactory
+from tests.parallel import run_in_parallel
 
 
 @pytest.mark.django_db
@@ -47,28 +46,16 @@ def test_reserving_the_last_units_fills_on_hand_exactly():
 def test_twenty_parallel_unconditional_decrements_of_five_units_sell_five():
     """Even code that forgets the condition cannot oversell: 15 of 20 writers are refused."""
     stock = StockFactory(on_hand=5, reserved=0)
-    barrier = threading.Barrier(20)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def buy_one() -> None:
+    def buy_one(_: int) -> str:
         try:
-            barrier.wait(timeout=10)
             with transaction.atomic():
                 Stock.objects.filter(pk=stock.pk).update(on_hand=F("on_hand") - 1)
-            outcome = "sold"
         except IntegrityError:
-            outcome = "refused"
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes.append(outcome)
+            return "refused"
+        return "sold"
 
-    threads = [threading.Thread(target=buy_one) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_in_parallel(buy_one, 20)
 
     stock.refresh_from_db()
     assert sorted(outcomes).count("sold") == 5
