@@ -164,6 +164,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "miniprogram_api.accounts.tasks.purge_expired_tokens",
         "schedule": timedelta(hours=1),
     },
+    "purge-idempotency-records": {
+        "task": "miniprogram_api.idempotency.tasks.purge_old_records",
+        "schedule": timedelta(hours=1),
+    },
     "close-expired-orders": {
         "task": "checkout.tasks.close_expired_orders",
         "schedule": timedelta(seconds=env_int("CLOSE_EXPIRED_ORDERS_EVERY_SECONDS", 60)),

@@ -8,6 +8,7 @@ the client to retry (5xx: a provider was down) release the key so the retry can 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
@@ -22,6 +23,11 @@ from miniprogram_api.core.errors import Conflict, InvalidInput, Unprocessable
 from .models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 128
+# A claim never completed this long after it was made belongs to a request that died
+# (a killed worker, a lost connection): a retry may take it over instead of hearing
+# "in progress" forever. Longer than any request we serve.
+STALE_CLAIM = dt.timedelta(minutes=2)
+KEEP_RECORDS = dt.timedelta(days=1)
 
 
 class InvalidIdempotencyKey(InvalidInput):
@@ -71,18 +77,9 @@ def run_once(
         raise InvalidIdempotencyKey()
 
     fingerprint = request_fingerprint(payload)
-    try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(
-                customer_id=customer_id, key=key, scope=scope, request_hash=fingerprint
-            )
-    except IntegrityError:
-        existing = IdempotencyRecord.objects.get(customer_id=customer_id, scope=scope, key=key)
-        if existing.request_hash != fingerprint:
-            raise IdempotencyKeyReused() from None
-        if existing.completed_at is None:
-            raise RequestInProgress() from None
-        return StoredResponse(status=existing.response_status, body=existing.response_body, replayed=True)
+    record = _claim(customer_id=customer_id, key=key, scope=scope, fingerprint=fingerprint)
+    if isinstance(record, StoredResponse):
+        return record
 
     try:
         status, body = work()
@@ -96,3 +93,30 @@ def run_once(
             response_status=status, response_body=body, completed_at=clock.now()
         )
     return StoredResponse(status=status, body=body, replayed=False)
+
+
+def _claim(*, customer_id: int, key: str, scope: str, fingerprint: str) -> IdempotencyRecord | StoredResponse:
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    customer_id=customer_id, key=key, scope=scope, request_hash=fingerprint
+                )
+        except IntegrityError:
+            existing = IdempotencyRecord.objects.filter(customer_id=customer_id, scope=scope, key=key).first()
+            if existing is None:
+                continue  # released a moment ago: claim it
+            if existing.request_hash != fingerprint:
+                raise IdempotencyKeyReused() from None
+            if existing.completed_at is not None:
+                return StoredResponse(status=existing.response_status, body=existing.response_body, replayed=True)
+            if existing.created_at > clock.now() - STALE_CLAIM:
+                raise RequestInProgress() from None
+            IdempotencyRecord.objects.filter(pk=existing.pk, completed_at__isnull=True).delete()
+    raise RequestInProgress()
+
+
+def purge_old_records() -> int:
+    """Keys are for retries, which come within minutes; a day is plenty."""
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=clock.now() - KEEP_RECORDS).delete()
+    return deleted
