@@ -32,3 +32,9 @@ def order_paid(order_id: int) -> None:
     the task does."""
     after_payment.commit_store_stock(order_id=order_id)
     after_payment.issue_exit_pass(order_id=order_id)
+
+
+@shared_task(name="checkout.tasks.redrive_after_payment")
+def redrive_after_payment(batch_size: int = 100) -> int:
+    """Periodic: the after-payment work of paid orders whose task was lost."""
+    return after_payment.redrive(batch_size=batch_size)

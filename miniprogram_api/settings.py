@@ -168,6 +168,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "miniprogram_api.idempotency.tasks.purge_old_records",
         "schedule": timedelta(hours=1),
     },
+    "redrive-after-payment": {
+        "task": "checkout.tasks.redrive_after_payment",
+        "schedule": timedelta(minutes=5),
+    },
     "close-expired-orders": {
         "task": "checkout.tasks.close_expired_orders",
         "schedule": timedelta(seconds=env_int("CLOSE_EXPIRED_ORDERS_EVERY_SECONDS", 60)),

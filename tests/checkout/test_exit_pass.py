@@ -131,3 +131,28 @@ def test_audit_decision_follows_the_sample_and_the_rules(settings, overrides, ex
     audit, reasons = exitpass.audit_decision(order, [])
 
     assert reasons == expected and audit is bool(expected)
+
+
+def test_after_payment_work_lost_with_its_task_is_redriven_once(auth_client, monkeypatch):
+    from checkout import after_payment, tasks
+    from stores.models import Stock
+    from tests.factories import StockFactory
+
+    monkeypatch.setattr(tasks.order_paid, "delay", lambda *args: None)  # the broker was down at commit
+    order = _order(auth_client.customer, LocationFactory(), lines=1)
+    line = order.lines.get()
+    stock = StockFactory(location_id=order.store_id, product_id=line.product_id, on_hand=10)
+    settlement.apply_trade_status(
+        provider="wechat_pay",
+        status=TradeStatus(out_trade_no=order.number, state="paid", amount_fen=order.total_fen),
+        source="test",
+    )
+    assert not ExitPass.objects.exists()
+    later = clock.now() + dt.timedelta(minutes=3)
+    monkeypatch.setattr(clock, "now", lambda: later)
+
+    assert after_payment.redrive() == 1
+    assert after_payment.redrive() == 0
+
+    assert Stock.objects.get(pk=stock.pk).on_hand == 10 - 2
+    assert ExitPass.objects.filter(order=order).count() == 1
