@@ -117,7 +117,7 @@ def record_offline_events(*, gate_id: int, events: Sequence[OfflineEvent]) -> Up
                     flagged.append(_flag_from_data(earlier))
                 continue
             existing[item.fingerprint] = None  # the same event twice in one batch
-            exit_pass = item.exit_pass_in(passes)
+            exit_pass = item.exit_pass_in(passes, store_id=gate.store_id)
             double_use = None
             if exit_pass is not None and item.event.decision in SPENDING_DECISIONS:
                 double_use = _spend(exit_pass, gate=gate, occurred_at=item.event.occurred_at)
@@ -155,9 +155,10 @@ class _Checked:
         claims, rejected = _signed_claims(event.token, keys)
         return cls(event, fingerprint, token_sha256, claims, rejected)
 
-    def exit_pass_in(self, passes: dict[int, ExitPass]) -> ExitPass | None:
-        """The pass row this token is, as the online check finds it: by id, same token."""
-        if self.claims is None:
+    def exit_pass_in(self, passes: dict[int, ExitPass], *, store_id: int) -> ExitPass | None:
+        """The pass row this token is, as the online check finds it: by id, same token,
+        and for this gate's store (another store's gate must not spend a shopper's pass)."""
+        if self.claims is None or self.claims.store_id != store_id:
             return None
         exit_pass = passes.get(self.claims.pass_id)
         if exit_pass is None or not hmac.compare_digest(exit_pass.token, self.event.token):

@@ -47,8 +47,10 @@ def _claim(queryset, *, batch_size: int) -> list[Payment]:
 
 def close_expired_orders(*, batch_size: int = 100) -> int:
     """Close orders whose payment deadline passed; return how many were closed."""
+    # A FAILED payment (the shopper's bank refused) leaves the order pending until its
+    # deadline like any other, and must be closed with it, or the basket stays frozen.
     due = Payment.objects.filter(
-        state=Payment.State.PENDING,
+        state__in=(Payment.State.PENDING, Payment.State.FAILED),
         order__state=Order.State.PENDING_PAYMENT,
         order__payment_deadline__lt=clock.now(),
     )
@@ -58,6 +60,9 @@ def close_expired_orders(*, batch_size: int = 100) -> int:
             closed += _close_one(payment)
         except (PaymentProviderUnavailable, PaymentProviderError) as exc:
             logger.warning("closing %s failed, will retry: %s", payment.out_trade_no, exc.code)
+        except (settlement.AmountMismatch, settlement.UnknownTrade) as exc:
+            # Recorded on the order for staff; one bad trade must not stall the batch.
+            logger.error("closing %s needs staff: %s", payment.out_trade_no, exc.code)
     return closed
 
 
@@ -76,10 +81,12 @@ def _close_one(payment: Payment) -> int:
     if status.state == "paid":
         settlement.apply_trade_status(provider=payment.provider, status=status, source="timeout_query")
         return 0
-    if status.state == "pending":
+    if status.state in ("pending", "failed"):
         try:
             provider.close(out_trade_no=payment.out_trade_no)
         except PaymentProviderError:
+            if status.state == "failed":
+                return int(close_order_locally(payment=payment))
             # The shopper may have paid between our query and the close; ask again.
             status = provider.query(out_trade_no=payment.out_trade_no)
             if status.state == "paid":
@@ -137,6 +144,10 @@ def reconcile_pending_payments(*, batch_size: int = 100) -> int:
         except (PaymentProviderUnavailable, PaymentProviderError) as exc:
             logger.warning("reconciling %s failed, will retry: %s", payment.out_trade_no, exc.code)
             continue
-        result = settlement.apply_trade_status(provider=payment.provider, status=status, source="reconciliation")
+        try:
+            result = settlement.apply_trade_status(provider=payment.provider, status=status, source="reconciliation")
+        except (settlement.AmountMismatch, settlement.UnknownTrade) as exc:
+            logger.error("reconciling %s needs staff: %s", payment.out_trade_no, exc.code)
+            continue
         paid += result.outcome == "paid"
     return paid

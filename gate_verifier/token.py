@@ -79,7 +79,10 @@ def read_claims(token: object) -> tuple[PassClaims, bytes, bytes]:
         raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
     except (binascii.Error, ValueError):
         raise TokenRejected("malformed", "This is not an exit pass.") from None
-    if len(raw) != LAYOUT.size + SIGNATURE_LENGTH:
+    # One spelling per pass: base64 decoding skips stray characters and ignores the spare
+    # bits of the last one, so without this a pass could be shown in many textual forms,
+    # and a list of used passes (a gate's, or the server's) keyed by text would miss them.
+    if len(raw) != LAYOUT.size + SIGNATURE_LENGTH or base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != encoded:
         raise TokenRejected("malformed", "This is not an exit pass.")
     body, signature = raw[: LAYOUT.size], raw[LAYOUT.size :]
     version, key_id, pass_id, order_id, store_id, items, total, issued, expires, flags = LAYOUT.unpack(body)

@@ -306,6 +306,10 @@ class Alipay:
             raise PaymentProviderError("Alipay's answer could not be verified.")
         code = result.get("code")
         if code in UNSIGNED_ERROR_CODES:
+            # Accepted as an error only. Trade-level sub-codes (ACQ.*) come signed; an unsigned
+            # one is not believed, so it can never make us treat a trade as closed.
+            if str(result.get("sub_code", "")).startswith("ACQ."):
+                return {**result, "sub_code": "untrusted-unsigned"}
             return result
         logger.error("%s %s: unsigned answer with code=%s", method, out_trade_no, code)
         raise PaymentProviderError("Alipay's answer could not be verified.")

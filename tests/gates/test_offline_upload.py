@@ -327,3 +327,15 @@ def test_one_batch_uploaded_twice_at_once_is_recorded_once(store, gate_a):
     assert sorted((a["recorded"], a["duplicates"]) for a in answers) == [(0, 10), (10, 0)]
     assert GateEvent.objects.count() == 10
     assert not GateEvent.objects.filter(reason="double_use").exists()
+
+
+def test_another_stores_gate_cannot_spend_a_pass_by_uploading_it(db, store, gate_a):
+    exit_pass = paid_pass(store)
+    elsewhere = gate_client(LocationFactory(code="OTHER1"), "Lane 9")
+
+    response = upload(elsewhere, event(exit_pass.token))
+
+    assert response.status_code == 200
+    exit_pass.refresh_from_db()
+    assert exit_pass.used_at is None  # the shopper can still leave through their own store
+    assert GateEvent.objects.get(offline=True).exit_pass is None

@@ -272,3 +272,25 @@ def test_the_offline_verifier_imports_without_django():
     )
 
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("mangle", ["flip-last-bit", "insert-dots"])
+def test_a_pass_has_exactly_one_spelling(mangle):
+    """Lenient base64 would accept other spellings of the same signed pass, and a used-pass
+    list keyed by text would let each of them through once more."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gate_verifier import token as pass_token
+
+    key = Ed25519PrivateKey.generate()
+    claims = pass_token.PassClaims("k001", 1, 2, 3, 4, 500, 1_700_000_000, 1_700_001_800, False)
+    genuine = pass_token.encode(claims, key)
+    if mangle == "flip-last-bit":
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        variant = genuine[:-1] + alphabet[alphabet.index(genuine[-1]) ^ 1]
+    else:
+        variant = genuine[:20] + "...." + genuine[20:]
+
+    with pytest.raises(pass_token.TokenRejected) as rejected:
+        pass_token.verify(variant, {"k001": key.public_key()}, now=1_700_000_100, clock_skew_seconds=60)
+    assert rejected.value.reason == "malformed"

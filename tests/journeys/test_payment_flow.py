@@ -376,3 +376,28 @@ def test_the_after_payment_task_delivered_twice_commits_stock_once(server, shop)
     # 500 g of apples against 100 g of book stock: the shelf wins, book stock stops at zero.
     assert Stock.objects.get(location=shop.store, product=shop.apples).on_hand == 0
     assert OrderEvent.objects.filter(order=order, type="stock_committed").count() == 1
+
+
+def test_an_order_whose_payment_failed_is_closed_at_its_deadline_and_its_basket_reopened(server, shop):
+    order = _pending_order(shop)
+    Payment.objects.filter(order=order).update(state=Payment.State.FAILED)  # the bank refused
+    Order.objects.filter(pk=order.pk).update(payment_deadline=timezone.now() - dt.timedelta(seconds=1))
+
+    assert payment_jobs.close_expired_orders() == 1
+
+    assert Order.objects.get(pk=order.pk).state == Order.State.CLOSED
+    assert Basket.objects.get(pk=order.basket_id).status == Basket.Status.OPEN
+
+
+def test_one_trade_with_a_wrong_amount_does_not_stall_reconciliation_of_the_others(server, shop):
+    bad, good = _pending_order(shop), _pending_order(shop)
+    for order in (bad, good):
+        _pay_at_sandbox_only(WeChatPayTrade, order)
+    WeChatPayTrade.objects.filter(out_trade_no=bad.number).update(amount_fen=1)
+    Payment.objects.update(created_at=timezone.now() - dt.timedelta(minutes=5))
+
+    assert payment_jobs.reconcile_pending_payments() == 1
+
+    assert Order.objects.get(pk=good.pk).state == Order.State.PAID
+    assert Order.objects.get(pk=bad.pk).state == Order.State.PENDING_PAYMENT
+    assert OrderEvent.objects.filter(order=bad, type="payment_amount_mismatch").exists()

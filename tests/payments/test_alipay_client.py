@@ -730,3 +730,14 @@ def test_failures_log_neither_keys_nor_signatures(monkeypatch, closed_port_url, 
     assert private_pem not in caplog.text
     assert params["sign"][:40] not in caplog.text
     assert "biz_content" not in caplog.text
+
+
+def test_an_unsigned_trade_not_exist_is_not_believed_by_close(monkeypatch):
+    client = make_client()
+    forged = {"code": "40002", "msg": "Invalid Arguments", "sub_code": "ACQ.TRADE_NOT_EXIST"}
+    body = json.dumps({"alipay_trade_close_response": forged})
+    monkeypatch.setattr(client, "_post", lambda *args, **kwargs: body)
+
+    with pytest.raises(PaymentProviderError) as caught:
+        client.close(out_trade_no="P1")
+    assert caught.value.details == {"provider_code": "untrusted-unsigned"}
