@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from gate_verifier import token as pass_token
 from miniprogram_api.core import clock
@@ -154,7 +155,7 @@ def _refusal(exit_pass: ExitPass) -> str | None:
 def _deny(gate: Gate, exit_pass: ExitPass, reason: str, now: dt.datetime) -> GateDecision:
     data: dict[str, Any] = {}
     if reason == "already_used":
-        data = {"used_at": exit_pass.used_at.isoformat(), "used_gate_id": exit_pass.used_gate_id}
+        data = {"used_at": timezone.localtime(exit_pass.used_at).isoformat(), "used_gate_id": exit_pass.used_gate_id}
     elif reason.startswith("order_"):
         data = {"order_state": exit_pass.order.state}
     event = _record(gate, exit_pass, DENY, reason, data, now)
@@ -239,7 +240,7 @@ def _already_resolved(resolution: GateEvent) -> AuditAlreadyResolved:
         details={
             "resolution_id": resolution.pk,
             "decision": resolution.decision,
-            "resolved_at": resolution.occurred_at.isoformat(),
+            "resolved_at": timezone.localtime(resolution.occurred_at).isoformat(),
             "gate_id": resolution.gate_id,
         }
     )
