@@ -19,8 +19,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from miniprogram_api.core import clock
-from miniprogram_api.core.errors import Conflict, DomainError, NotFound
+from miniprogram_api.core.errors import Conflict, Unauthenticated
 from stores.models import Location
+from stores.selectors import StoreNotFound
 
 from .models import Gate
 
@@ -32,7 +33,7 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 _NO_SUCH_GATE_HASH = hashlib.sha256(b"no such gate").hexdigest()
 
 
-class InvalidGateCredential(DomainError):
+class InvalidGateCredential(Unauthenticated):
     code = "invalid_gate_credential"
     default_message = "The gate credential is not valid."
 
@@ -42,8 +43,7 @@ class GateDisabled(InvalidGateCredential):
     default_message = "This gate has been disabled; ask staff to register it again."
 
 
-class GateStoreNotFound(NotFound):
-    code = "store_not_found"
+class GateStoreNotFound(StoreNotFound):
     default_message = "There is no store with this id."
 
 

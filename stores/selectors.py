@@ -38,8 +38,20 @@ class NotSoldHere(NotFound):
     default_message = "This store does not sell this product."
 
 
+class StoreNotFound(NotFound):
+    """Unknown, closed down, or a warehouse (shoppers cannot walk into one)."""
+
+    code = "store_not_found"
+    default_message = "There is no open store with this id."
+
+
+class ProductNotFound(NotFound):
+    code = "product_not_found"
+    default_message = "There is no product with this id."
+
+
 def _store_not_found() -> NotFound:
-    return NotFound("There is no open store with this id.")
+    return StoreNotFound()
 
 
 # --- Stores -------------------------------------------------------------------------------
@@ -127,7 +139,7 @@ def product_get(*, product_id: int) -> Product:
     if 0 < product_id <= MAX_ID:
         product = _products().prefetch_related("barcodes").filter(pk=product_id).first()
     if product is None:
-        raise NotFound("There is no product with this id.")
+        raise ProductNotFound()
     return product
 
 

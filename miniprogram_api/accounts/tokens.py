@@ -8,12 +8,12 @@ import secrets
 from django.conf import settings
 
 from miniprogram_api.core import clock
-from miniprogram_api.core.errors import DomainError
+from miniprogram_api.core.errors import Unauthenticated
 
 from .models import AccessToken, Customer
 
 
-class InvalidToken(DomainError):
+class InvalidToken(Unauthenticated):
     code = "invalid_token"
     default_message = "The access token is not valid."
 

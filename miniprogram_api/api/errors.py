@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 API_PREFIXES = ("/api/",)
 
 DOMAIN_STATUS: list[tuple[type[domain.DomainError], int]] = [
+    (domain.Unauthenticated, status.HTTP_401_UNAUTHORIZED),
     (domain.NotFound, status.HTTP_404_NOT_FOUND),
     (domain.Conflict, status.HTTP_409_CONFLICT),
     (domain.Unprocessable, status.HTTP_422_UNPROCESSABLE_ENTITY),

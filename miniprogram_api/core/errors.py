@@ -30,6 +30,12 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class Unauthenticated(DomainError):
+    """The caller's credential (a shopper's token, a gate's key) is missing or not valid (401)."""
+
+    code = "not_authenticated"
+
+
 class NotFound(DomainError):
     """The object does not exist or does not belong to the caller (404)."""
 

@@ -230,7 +230,7 @@ def test_a_bad_store_id_is_a_400_validation_error(auth_client, shop, body):
 
 def test_unknown_closed_down_and_warehouse_locations_are_404(auth_client):
     for store_id in (999_999, LocationFactory(active=False).pk, LocationFactory(kind=Location.Kind.WAREHOUSE).pk):
-        assert_error(auth_client.post("/api/v1/baskets", {"store_id": store_id}, format="json"), 404, "not_found")
+        assert_error(auth_client.post("/api/v1/baskets", {"store_id": store_id}, format="json"), 404, "store_not_found")
     assert not Basket.objects.exists()
 
 

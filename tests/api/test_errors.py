@@ -111,6 +111,7 @@ def test_request_for_a_host_we_do_not_serve_is_a_json_400(db, debug, client):
     ("exc", "status"),
     [
         (domain.InvalidInput(), 400),
+        (domain.Unauthenticated(), 401),
         (domain.NotFound(), 404),
         (domain.Conflict(), 409),
         (domain.Unprocessable(), 422),

@@ -138,7 +138,7 @@ def test_bad_filters_are_a_400_validation_error(auth_client, milk, params, bad_f
 def test_unknown_and_inactive_products_are_404_not_found(auth_client):
     retired = ProductFactory(active=False)
     for product_id in (retired.pk, 999_999, 10**30):
-        assert_error(auth_client.get(f"/api/v1/products/{product_id}"), 404, "not_found")
+        assert_error(auth_client.get(f"/api/v1/products/{product_id}"), 404, "product_not_found")
 
 
 def test_product_pages(auth_client):
@@ -271,8 +271,8 @@ def test_lookup_at_a_closed_down_unknown_or_warehouse_location_is_404_not_found(
     for location in (closed, warehouse):
         StockFactory(location=location, product=milk)
     for store_id in (closed.pk, warehouse.pk, 999_999, 10**30):
-        assert_error(lookup(auth_client, store_id, "6901234567892"), 404, "not_found")
-        assert_error(lookup(auth_client, store_id, ean13("590123412345")), 404, "not_found")  # unknown too
+        assert_error(lookup(auth_client, store_id, "6901234567892"), 404, "store_not_found")
+        assert_error(lookup(auth_client, store_id, ean13("590123412345")), 404, "store_not_found")  # unknown too
 
 
 def test_lookups_are_throttled_per_shopper(auth_client, milk, store, monkeypatch):

@@ -178,7 +178,7 @@ def test_warehouses_inactive_and_unknown_stores_are_404_not_found(auth_client):
     warehouse = LocationFactory(kind=Location.Kind.WAREHOUSE)
     closed = LocationFactory(active=False)
     for store_id in (warehouse.pk, closed.pk, 999_999, 10**30):
-        assert_error(auth_client.get(f"/api/v1/stores/{store_id}"), 404, "not_found")
+        assert_error(auth_client.get(f"/api/v1/stores/{store_id}"), 404, "store_not_found")
     assert_error(auth_client.get("/api/v1/stores/abc"), 404, "not_found")
 
 

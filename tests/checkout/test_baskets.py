@@ -138,7 +138,7 @@ def test_unknown_closed_down_and_warehouse_locations_are_not_found(shopper):
         -1,
     ):
         assert_refused(
-            lambda s=store_id: baskets.open_basket(customer_id=shopper.pk, store_id=s), NotFound, "not_found"
+            lambda s=store_id: baskets.open_basket(customer_id=shopper.pk, store_id=s), NotFound, "store_not_found"
         )
     assert not Basket.objects.exists()
 

@@ -282,10 +282,10 @@ def test_scan_errors_in_the_order_a_shopper_should_hear_them(store, lookup):
         selectors.product_at_store(store_id=10**30, barcode="6901234567893")
     with pytest.raises(NotFound) as raised:
         lookup(closed, "6901234567892")
-    assert raised.value.code == "not_found"
+    assert raised.value.code == "store_not_found"
     with pytest.raises(NotFound) as raised:
         lookup(closed, "4006381333931")
-    assert raised.value.code == "not_found"
+    assert raised.value.code == "store_not_found"
     with pytest.raises(UnknownBarcode):
         lookup(store, "4006381333931")
     with pytest.raises(selectors.NotSoldHere) as raised:
@@ -300,7 +300,7 @@ def test_a_scan_at_a_warehouse_is_not_found(store, lookup):
     StockFactory(location=warehouse, product=product)
     with pytest.raises(NotFound) as raised:
         lookup(warehouse, "6901234567892")
-    assert raised.value.code == "not_found"
+    assert raised.value.code == "store_not_found"
 
 
 def test_an_inactive_products_code_is_unknown_even_where_stocked(store, lookup):
