@@ -5,44 +5,16 @@ from __future__ import annotations
 import pytest
 
 from checkout.models import Order
-from checkout.orders import OrderLineDraft, create_order
 from tests.factories import CustomerFactory, LocationFactory, ProductFactory
+from tests.orders import make_order
 
 pytestmark = pytest.mark.django_db
 
 
 def _order(customer, store, *, lines: int = 2) -> Order:
-    products = [ProductFactory(base_price_fen=500 + i) for i in range(lines)]
-    drafts = [
-        OrderLineDraft(
-            product_id=p.pk,
-            sku=p.sku,
-            name=p.name,
-            barcode="",
-            kind="unit",
-            quantity=2,
-            weight_g=None,
-            unit_price_fen=p.base_price_fen,
-            line_total_fen=2 * p.base_price_fen,
-            discount_fen=0,
-            age_restricted=False,
-        )
-        for p in products
-    ]
-    total = sum(d.line_total_fen for d in drafts)
-    return create_order(
-        customer_id=customer.pk,
-        channel=Order.Channel.IN_STORE,
-        store_id=store.pk,
-        basket_id=None,
-        payment_method="wechat_pay",
-        lines=drafts,
-        goods_subtotal_fen=total,
-        discount_fen=0,
-        delivery_fee_fen=0,
-        total_fen=total,
-        adjustments=[],
-    )
+    """Two of each of ``lines`` products at 5.00, 5.01, ... fen-exact, pending payment."""
+    items = [(ProductFactory(base_price_fen=500 + i), 2, 500 + i) for i in range(lines)]
+    return make_order(customer_id=customer.pk, store_id=store.pk, items=items)
 
 
 def test_order_detail_shows_lines_totals_and_payment(auth_client):

@@ -13,48 +13,19 @@ from rest_framework.test import APIClient
 from checkout import gates, order_states
 from checkout.exitpass import issue_exit_pass
 from checkout.models import ExitPass, Gate, Order
-from checkout.orders import OrderLineDraft, create_order
 from stores.models import Location
 from tests.factories import CustomerFactory, ProductFactory
+from tests.orders import make_order
 
 VERIFY_URL = "/api/gate/v1/verify"
 
 
 def paid_order(store: Location, *, age_restricted: bool = False) -> Order:
     """Two milks at 11.90 (and a beer at 6.50 if ``age_restricted``), paid."""
-    products = [(ProductFactory(name="Bright Fresh Milk 950ml"), 2, 1190, False)]
+    items = [(ProductFactory(name="Bright Fresh Milk 950ml"), 2, 1190)]
     if age_restricted:
-        products.append((ProductFactory(name="Tsingtao Beer 500ml", age_restricted=True), 1, 650, True))
-    drafts = [
-        OrderLineDraft(
-            product_id=product.pk,
-            sku=product.sku,
-            name=product.name,
-            barcode="",
-            kind="unit",
-            quantity=quantity,
-            weight_g=None,
-            unit_price_fen=price,
-            line_total_fen=quantity * price,
-            discount_fen=0,
-            age_restricted=restricted,
-        )
-        for product, quantity, price, restricted in products
-    ]
-    total = sum(draft.line_total_fen for draft in drafts)
-    order = create_order(
-        customer_id=CustomerFactory().pk,
-        channel=Order.Channel.IN_STORE,
-        store_id=store.pk,
-        basket_id=None,
-        payment_method="wechat_pay",
-        lines=drafts,
-        goods_subtotal_fen=total,
-        discount_fen=0,
-        delivery_fee_fen=0,
-        total_fen=total,
-        adjustments=[],
-    )
+        items.append((ProductFactory(name="Tsingtao Beer 500ml", age_restricted=True), 1, 650))
+    order = make_order(customer_id=CustomerFactory().pk, store_id=store.pk, items=items)
     assert order_states.transition(order_id=order.pk, from_state="pending_payment", to_state="paid", event="paid")
     order.refresh_from_db()
     return order
