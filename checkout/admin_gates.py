@@ -132,8 +132,21 @@ class GateEventInline(admin.TabularInline):
         return False
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record written only by the services: staff look, nobody edits or deletes."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(ExitPass)
-class ExitPassAdmin(admin.ModelAdmin):
+class ExitPassAdmin(ReadOnlyAdmin):
     """The token itself is left out: it is the shopper's permission to leave."""
 
     list_display = ("id", "order", "store", "total", "item_count", "audit", "issued_at", "expires_at", "used_at",
@@ -146,15 +159,6 @@ class ExitPassAdmin(admin.ModelAdmin):
               "issued_at", "expires_at", "superseded_at", "used_at", "used_gate")  # fmt: skip
     readonly_fields = fields
     inlines = (GateEventInline,)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="total", ordering="total_fen")
     def total(self, exit_pass: ExitPass) -> str:
@@ -178,7 +182,7 @@ class PendingAuditFilter(admin.SimpleListFilter):
 
 
 @admin.register(GateEvent)
-class GateEventAdmin(admin.ModelAdmin):
+class GateEventAdmin(ReadOnlyAdmin):
     list_display = ("occurred_at", "decision", "reason", "gate", "store", "order", "offline", "resolves_link")
     list_filter = ("decision", PendingAuditFilter, ("gate__store", admin.RelatedOnlyFieldListFilter), "gate",
                    "offline", "reason")  # fmt: skip
@@ -187,15 +191,6 @@ class GateEventAdmin(admin.ModelAdmin):
     date_hierarchy = "occurred_at"
     fields = ("occurred_at", "recorded_at", "gate", "decision", "reason", "exit_pass", "offline", "resolves", "data")
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="store", ordering="gate__store__code")
     def store(self, event: GateEvent) -> str:
