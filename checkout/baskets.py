@@ -96,6 +96,8 @@ class BasketLineInfo:
             quantity=line.quantity,
             unit_price_fen=self.store_price_fen,
             fixed_total_fen=fixed,
+            brand_id=line.product.brand_id,
+            category_id=line.product.category_id,
         )
 
 
@@ -163,7 +165,7 @@ class ScanResult:
 
 # What a read loads: what the basket response, pricing and an order's lines use.
 LINE_FIELDS = ("id", "basket_id", "product_id", "kind", "barcode", "quantity", "weight_g", "label_price_fen")
-LINE_PRODUCT_FIELDS = ("id", "sku", "name", "image_url", "age_restricted")
+LINE_PRODUCT_FIELDS = ("id", "sku", "name", "image_url", "age_restricted", "brand_id", "category_id")
 
 
 def fetch_basket_lines(*, basket: Basket) -> list[BasketLineInfo]:

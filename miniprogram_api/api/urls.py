@@ -11,4 +11,8 @@ urlpatterns = [
     path("", include("miniprogram_api.api.stores_urls")),
     path("", include("miniprogram_api.api.baskets_urls")),
     path("", include("miniprogram_api.api.orders_urls")),
+    path("", include("miniprogram_api.api.coupons_urls")),
+    path("", include("miniprogram_api.api.raffles_urls")),
+    path("", include("miniprogram_api.api.deals_urls")),
+    path("", include("miniprogram_api.api.campaigns_urls")),
 ]

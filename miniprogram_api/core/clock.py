@@ -21,3 +21,8 @@ def local_now() -> dt.datetime:
 
 def local_today() -> dt.date:
     return local_now().date()
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    """The Shanghai calendar date of ``moment`` (not of now)."""
+    return timezone.localtime(moment).date()

@@ -1,0 +1,192 @@
+"""Loading the promotions that may apply to a basket or cart, in a fixed number of queries.
+
+The pricing engine is pure; this module is its one door to the database. Each kind of
+promotion is one query (two for flash sales when a shopper is known: what they already
+hold), whatever the number of lines or of live promotions, so pricing a basket costs the
+same for 1 line or 200.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from django.db.models import F, Q, Sum
+
+from miniprogram_api.core.clock import local_date
+
+from .models import (
+    BrandOfTheDay,
+    Coupon,
+    CouponTemplate,
+    DeliveryFeeRule,
+    FlashSale,
+    FlashSaleItem,
+    FlashSaleReservation,
+)
+from .pricing import BrandDeal, Channel, CouponOffer, DeliveryFee, FlashOffer, Promotions
+
+BRAND_OF_THE_DAY_LABEL = "Brand of the Day"
+FLASH_ITEM_FIELDS = ("id", "product_id", "flash_price_fen", "quota", "sold", "per_customer_limit", "sale__name",
+                     "sale__channels")  # fmt: skip
+
+
+def load_promotions(
+    *,
+    product_ids: Iterable[int],
+    channel: Channel,
+    store_id: int | None = None,
+    city_id: int | None = None,
+    customer_id: int | None = None,
+    coupon_ids: Sequence[int] = (),
+    order_id: int | None = None,
+    now: dt.datetime,
+) -> Promotions:
+    product_ids = set(product_ids)
+    return Promotions(
+        flash=flash_offers(product_ids=product_ids, customer_id=customer_id, order_id=order_id, now=now),
+        brand_deal=brand_deal(now=now),
+        coupons=coupon_offers(coupon_ids=coupon_ids, customer_id=customer_id, order_id=order_id),
+        delivery_fee=delivery_fee(city_id=city_id) if channel == "delivery" else None,
+    )
+
+
+def flash_offers(
+    *, product_ids: set[int], customer_id: int | None, order_id: int | None, now: dt.datetime
+) -> dict[int, FlashOffer]:
+    """The live flash price of each product, with the units this shopper may still take.
+
+    Units held by ``order_id`` (the order being priced again) count as available to it.
+    When two live sales list one product, the lower price wins.
+    """
+    if not product_ids:
+        return {}
+    items = list(
+        FlashSaleItem.objects.filter(FlashSale.live_q(now, prefix="sale__"), product_id__in=product_ids)
+        .select_related("sale")
+        .only(*FLASH_ITEM_FIELDS)
+    )
+    if not items:
+        return {}
+    taken: dict[int, int] = defaultdict(int)
+    own: dict[int, int] = defaultdict(int)
+    if customer_id is not None:
+        rows = (
+            FlashSaleReservation.objects.filter(item__in=items, customer_id=customer_id)
+            .exclude(status=FlashSaleReservation.Status.RELEASED)
+            .values("item_id", "order_id")
+            .annotate(units=Sum("quantity"))
+        )
+        for row in rows:
+            taken[row["item_id"]] += row["units"]
+            if order_id is not None and row["order_id"] == order_id:
+                own[row["item_id"]] += row["units"]
+    offers: dict[int, FlashOffer] = {}
+    for item in items:
+        units = min(item.quota - item.sold, item.per_customer_limit - taken[item.pk]) + own[item.pk]
+        offer = FlashOffer(
+            sale_id=item.sale_id,
+            item_id=item.pk,
+            product_id=item.product_id,
+            flash_price_fen=item.flash_price_fen,
+            units=max(units, 0),
+            label=item.sale.name,
+            channels=item.sale.channels,
+        )
+        current = offers.get(item.product_id)
+        if current is None or (offer.units > 0, -offer.flash_price_fen) > (current.units > 0, -current.flash_price_fen):
+            offers[item.product_id] = offer
+    return offers
+
+
+def brand_deal(*, now: dt.datetime) -> BrandDeal | None:
+    """Today's Brand of the Day, by the Shanghai calendar."""
+    today = local_date(now)
+    row = BrandOfTheDay.objects.filter(date=today, active=True).only("id", "brand_id", "percent_off", "label").first()
+    if row is None:
+        return None
+    return BrandDeal(
+        promotion_id=row.pk,
+        brand_id=row.brand_id,
+        percent_off=row.percent_off,
+        label=row.label or BRAND_OF_THE_DAY_LABEL,
+    )
+
+
+def coupon_offers(
+    *, coupon_ids: Sequence[int], customer_id: int | None, order_id: int | None = None
+) -> tuple[CouponOffer, ...]:
+    """The chosen coupons with their terms. Ids that are not the shopper's come back as
+    unusable offers (so the answer says why) without revealing anything about them."""
+    ids = sorted({cid for cid in coupon_ids if isinstance(cid, int) and 0 < cid < 2**63})
+    if not ids:
+        return ()
+    found = {
+        coupon.pk: coupon
+        for coupon in Coupon.objects.filter(pk__in=ids, customer_id=customer_id)
+        .select_related("template")
+        .prefetch_related("template__brands", "template__categories", "template__products")
+    }
+    offers = []
+    for cid in ids:
+        coupon = found.get(cid)
+        if coupon is None:
+            offers.append(_unusable(cid))
+            continue
+        offers.append(coupon_offer(coupon, order_id=order_id))
+    return tuple(offers)
+
+
+def coupon_offer(coupon: Coupon, *, order_id: int | None = None) -> CouponOffer:
+    """A coupon (with its template and scope prefetched) as the engine sees it."""
+    template = coupon.template
+    usable = coupon.status == Coupon.Status.AVAILABLE or (
+        coupon.status == Coupon.Status.LOCKED and order_id is not None and coupon.order_id == order_id
+    )
+    return CouponOffer(
+        coupon_id=coupon.pk,
+        kind=template.kind,
+        label=template.name,
+        valid_from=coupon.valid_from,
+        valid_until=coupon.valid_until,
+        channels=template.channels,
+        threshold_fen=template.threshold_fen,
+        amount_off_fen=template.amount_off_fen,
+        percent_off=template.percent_off,
+        cap_fen=template.cap_fen,
+        scope=template.scope,
+        scope_ids=scope_ids(template),
+        stacks_with_catalogue=template.stacks_with_catalogue,
+        usable=usable,
+    )
+
+
+def scope_ids(template: CouponTemplate) -> frozenset[int]:
+    related = {
+        CouponTemplate.Scope.BRANDS: template.brands,
+        CouponTemplate.Scope.CATEGORIES: template.categories,
+        CouponTemplate.Scope.PRODUCTS: template.products,
+    }.get(template.scope)
+    return frozenset(obj.pk for obj in related.all()) if related is not None else frozenset()
+
+
+def _unusable(coupon_id: int) -> CouponOffer:
+    epoch = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    return CouponOffer(
+        coupon_id=coupon_id, kind="amount_off", label="", valid_from=epoch, valid_until=epoch, usable=False
+    )
+
+
+def delivery_fee(*, city_id: int | None) -> DeliveryFee | None:
+    """The city's rule, else the default rule (no city), else none (free delivery)."""
+    rule = (
+        DeliveryFeeRule.objects.filter(Q(city_id=city_id) | Q(city__isnull=True))
+        .order_by(F("city_id").asc(nulls_last=True))  # the city's own rule before the default
+        .first()
+        if city_id is not None
+        else DeliveryFeeRule.objects.filter(city__isnull=True).first()
+    )
+    if rule is None:
+        return None
+    return DeliveryFee(rule_id=rule.pk, fee_fen=rule.fee_fen, free_from_fen=rule.free_from_fen, label=rule.label)
