@@ -184,6 +184,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "checkout.tasks.expire_idle_baskets",
         "schedule": timedelta(minutes=5),
     },
+    "expire-coupons": {
+        "task": "promotions.tasks.expire_coupons",
+        "schedule": timedelta(minutes=15),
+    },
 }
 
 # --- Internationalisation and time ----------------------------------------------------
@@ -231,7 +235,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # Fields named "status" and "kind" hold different choice sets in different responses;
+    # naming the shared sets keeps the schema free of generated hash names.
+    "ENUM_NAME_OVERRIDES": {
+        "CouponKindEnum": "promotions.models.CouponTemplate.Kind",
+        "CouponStatusEnum": "promotions.models.Coupon.Status",
+        "BasketStatusEnum": ["open", "frozen", "checked_out", "expired", "released"],
+    },
 }
 
 # --- Tokens ---------------------------------------------------------------------------
