@@ -19,6 +19,7 @@ such a scan win.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -185,14 +186,26 @@ def fetch_basket_lines(*, basket: Basket) -> list[BasketLineInfo]:
     return [BasketLineInfo(line=line, store_price_fen=line.store_price_fen) for line in lines]
 
 
-def price_basket(*, basket: Basket, lines: list[BasketLineInfo]) -> PricedBasketInfo:
-    """Price fetched lines with the one pricing function; no queries of its own."""
+def price_basket(
+    *,
+    basket: Basket,
+    lines: list[BasketLineInfo],
+    coupon_ids: Sequence[int] = (),
+    order_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> PricedBasketInfo:
+    """Price fetched lines with the one pricing function, which loads the promotions that
+    may apply (a fixed number of queries, whatever the lines). ``coupon_ids`` are the
+    shopper's chosen coupons; ``order_id`` names an unpaid order being priced again, whose
+    own coupons and flash units count as the shopper's."""
     pricing = price_lines(
         lines=[info.pricing_line() for info in lines],
         channel="in_store",
         store_id=basket.store_id,
         customer_id=basket.customer_id,
-        now=clock.now(),
+        coupon_ids=coupon_ids,
+        order_id=order_id,
+        now=now or clock.now(),
     )
     priced = {line.key: line for line in pricing.lines}
     return PricedBasketInfo(
@@ -223,14 +236,22 @@ class OrderSnapshot:
     lines: list[OrderLineDraft]
     priced: PricedBasket
     adjustments: list[dict]
+    line_keys: list[int]  # the basket line id of each draft, which the adjustments name
 
 
-def order_snapshot(*, basket: Basket) -> OrderSnapshot:
-    """Price the basket now and copy what the order must remember (names, prices, the
-    explanation), so later catalogue changes never rewrite it. Call it under the basket's
-    lock, in the transaction that freezes the basket, so no scan slips in between.
-    Adjustments name basket line ids (``line_id``), as the basket response does."""
-    info = _priced(basket)
+def order_snapshot(
+    *, basket: Basket, coupon_ids: Sequence[int] = (), order_id: int | None = None, now: dt.datetime | None = None
+) -> OrderSnapshot:
+    """Price the basket now, with the chosen coupons, and copy what the order must remember
+    (names, prices, the explanation), so later catalogue changes never rewrite it. Call it
+    under the basket's lock, in the transaction that freezes the basket, so no scan slips
+    in between. Adjustments name basket line ids (``line_id``), as the basket response
+    does, until ``create_order`` maps them to the order's lines. Each line's
+    ``discount_fen`` is everything taken off it: its catalogue deal and its share of every
+    order-level discount, so the lines add up to the order's discount."""
+    info = price_basket(
+        basket=basket, lines=fetch_basket_lines(basket=basket), coupon_ids=coupon_ids, order_id=order_id, now=now
+    )
     drafts = [
         OrderLineDraft(
             product_id=line.product.pk,
@@ -247,17 +268,27 @@ def order_snapshot(*, basket: Basket) -> OrderSnapshot:
         )
         for line in info.lines
     ]
-    return OrderSnapshot(lines=drafts, priced=info.pricing, adjustments=[adjustment_dict(a) for a in info.adjustments])
+    return OrderSnapshot(
+        lines=drafts,
+        priced=info.pricing,
+        adjustments=[adjustment_dict(a) for a in info.adjustments],
+        line_keys=[line.line.pk for line in info.lines],
+    )
 
 
 def adjustment_dict(adjustment: Adjustment) -> dict:
-    return {
+    """An adjustment as the order keeps it; a flash-sale one also says how many units were
+    sold at the flash price and from which item's quota."""
+    data = {
         "source": adjustment.source,
         "promotion_id": adjustment.promotion_id,
         "line_id": adjustment.line_key,
         "amount_fen": adjustment.amount_fen,
         "label": adjustment.label,
     }
+    if adjustment.item_id is not None:
+        data.update(units=adjustment.units, item_id=adjustment.item_id)
+    return data
 
 
 # --- Opening ------------------------------------------------------------------------------

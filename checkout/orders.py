@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -53,9 +54,14 @@ def create_order(
     delivery_fee_fen: int,
     total_fen: int,
     adjustments: list[dict],
+    line_keys: Sequence[Hashable] | None = None,
 ) -> Order:
     """Write the order, its lines, its pending payment and its first event (in the caller's
-    transaction). The amount at the provider is this total, never one a client sent."""
+    transaction). The amount at the provider is this total, never one a client sent.
+
+    ``line_keys`` are the keys the pricing engine knew the lines by (basket or cart line
+    ids), one per line in order: the adjustments' ``line_id`` are rewritten to the order
+    line ids, so the order's explanation (and a refund reading it) names its own lines."""
     now = clock.now()
     order = Order.objects.create(
         number=new_order_number(),
@@ -69,15 +75,26 @@ def create_order(
         discount_fen=discount_fen,
         delivery_fee_fen=delivery_fee_fen,
         total_fen=total_fen,
-        adjustments=adjustments,
+        adjustments=[] if line_keys is not None else adjustments,
         payment_deadline=now + settings.PAYMENT_TIMEOUT,
     )
-    OrderLine.objects.bulk_create(OrderLine(order=order, **vars(line)) for line in lines)
+    created = OrderLine.objects.bulk_create([OrderLine(order=order, **vars(line)) for line in lines])
+    if line_keys is not None:
+        order_line_ids = {key: line.pk for key, line in zip(line_keys, created, strict=True)}
+        order.adjustments = [
+            {**adjustment, "line_id": order_line_ids.get(adjustment.get("line_id"))} for adjustment in adjustments
+        ]
+        Order.objects.filter(pk=order.pk).update(adjustments=order.adjustments)
     Payment.objects.create(order=order, provider=payment_method, out_trade_no=order.number, amount_fen=total_fen)
     OrderEvent.objects.create(
         order=order, type="created", to_state=order.state, data={"total_fen": total_fen, "lines": len(lines)}
     )
     return order
+
+
+def coupon_ids_of(order: Order) -> list[int]:
+    """The coupons an order was priced with, read from its explanation."""
+    return sorted({a["promotion_id"] for a in order.adjustments if a.get("source") == "coupon" and a["promotion_id"]})
 
 
 def _orders_for(customer_id: int) -> QuerySet[Order]:

@@ -1,7 +1,8 @@
 """The periodic jobs that keep payments honest when notifications do not come.
 
 * ``close_expired_orders``: an order unpaid past its deadline is closed at the provider
-  and here, and its basket reopened (or released if the shopper already has another).
+  and here, what it held given back (its coupons, its flash-sale units), and its basket
+  reopened (or released if the shopper already has another).
 * ``reconcile_pending_payments``: a payment still pending some minutes after creation,
   with no notification, is queried at the provider and settled.
 
@@ -21,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from miniprogram_api.core import clock
+from promotions import holds
 
 from . import order_states, settlement
 from .models import Basket, Order, Payment
@@ -108,6 +110,7 @@ def close_order_locally(*, payment: Payment) -> bool:
         if not moved:
             return False
         Payment.objects.filter(pk=payment.pk, state=Payment.State.PENDING).update(state=Payment.State.CLOSED)
+        holds.release_for_order(order_id=payment.order_id, now=clock.now())
         _reopen_basket(basket_id=payment.order.basket_id)
     return True
 

@@ -10,13 +10,16 @@ again with the same out_trade_no (idempotent at both providers).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
+from miniprogram_api.core import clock
 from miniprogram_api.core.errors import Conflict, Unprocessable
+from promotions import holds
 
 from . import baskets, order_states, orders
 from .errors import BasketNotFound, BasketNotOpen
@@ -34,6 +37,14 @@ class BasketAwaitingOtherPayment(Conflict):
     default_message = "This basket is already being paid with another payment method."
 
 
+class BasketAwaitingOtherCoupons(Conflict):
+    """A retry must ask for what the pending order holds: silently returning an order priced
+    with other coupons would charge the shopper something they did not choose."""
+
+    code = "basket_awaiting_other_coupons"
+    default_message = "This basket is already being paid with other coupons."
+
+
 class PaymentMethodUnavailable(Unprocessable):
     code = "payment_method_unavailable"
     default_message = "This payment method is not available."
@@ -44,22 +55,41 @@ class EmptyBasket(Unprocessable):
     default_message = "Scan something before checking out."
 
 
+class CouponNotApplicable(Unprocessable):
+    """A chosen coupon does not apply to this basket; ``details`` maps each such coupon's id
+    to the pricing engine's reason (``expired``, ``not_available``, ``wrong_channel``,
+    ``below_threshold``, ``one_order_coupon_only``, ...). Nothing is written: the shopper
+    picks again."""
+
+    code = "coupon_not_applicable"
+    default_message = "A chosen coupon cannot be used on this basket."
+
+
 @dataclass(frozen=True)
 class CheckoutResult:
     order: Order
     payment_params: dict[str, Any]
 
 
-def checkout_basket(*, customer_id: int, basket_id: int, payment_method: str) -> CheckoutResult:
+def checkout_basket(
+    *, customer_id: int, basket_id: int, payment_method: str, coupon_ids: Sequence[int] = ()
+) -> CheckoutResult:
     if payment_method not in settings.PAYMENT_METHODS:
         raise PaymentMethodUnavailable(details={"available": list(settings.PAYMENT_METHODS)})
-    order_id = _freeze_into_order(customer_id=customer_id, basket_id=basket_id, payment_method=payment_method)
-    payment = Payment.objects.select_related("order__store", "order__customer").get(order_id=order_id)
-    params = payment.client_params or _create_at_provider(payment)
+    order_id = _freeze_into_order(
+        customer_id=customer_id, basket_id=basket_id, payment_method=payment_method, coupon_ids=coupon_ids
+    )
+    # The order's latest payment: a raffle win re-prices an unpaid order, closing its first
+    # payment and opening another for the new total, so older ones are superseded.
+    payment = Payment.objects.select_related("order__store", "order__customer").filter(order_id=order_id).latest("pk")
+    params = payment.client_params or create_at_provider(payment)
     return CheckoutResult(order=orders.order_get(customer_id=customer_id, order_id=order_id), payment_params=params)
 
 
-def _freeze_into_order(*, customer_id: int, basket_id: int, payment_method: str) -> int:
+def _freeze_into_order(*, customer_id: int, basket_id: int, payment_method: str, coupon_ids: Sequence[int]) -> int:
+    """Lock the basket, price it with the chosen coupons, write the order, hold what it
+    spends (coupons, flash-sale quota) and freeze the basket: all or nothing. A frozen
+    basket's pending order is returned as it is, holds and all (a retry holds nothing)."""
     with transaction.atomic():
         basket = (
             Basket.objects.select_for_update().filter(pk=basket_id, customer_id=customer_id).first()
@@ -76,13 +106,21 @@ def _freeze_into_order(*, customer_id: int, basket_id: int, payment_method: str)
                 raise BasketAwaitingOtherPayment(
                     details={"order_id": pending.pk, "payment_method": pending.payment_method}
                 )
+            held = orders.coupon_ids_of(pending)
+            if held != sorted(set(coupon_ids)):
+                raise BasketAwaitingOtherCoupons(details={"order_id": pending.pk, "coupon_ids": held})
             return pending.pk
         if basket.status != Basket.Status.OPEN:
             raise BasketNotOpen(details={"status": basket.status})
 
-        snapshot = baskets.order_snapshot(basket=basket)
+        now = clock.now()
+        snapshot = baskets.order_snapshot(basket=basket, coupon_ids=coupon_ids, now=now)
         if not snapshot.lines:
             raise EmptyBasket()
+        problems = snapshot.priced.coupon_problems
+        refused = {str(cid): problems[cid] for cid in sorted(coupon_ids) if cid in problems}
+        if refused:
+            raise CouponNotApplicable(details=refused)
         order = orders.create_order(
             customer_id=customer_id,
             channel=Order.Channel.IN_STORE,
@@ -95,12 +133,15 @@ def _freeze_into_order(*, customer_id: int, basket_id: int, payment_method: str)
             delivery_fee_fen=snapshot.priced.delivery_fee_fen,
             total_fen=snapshot.priced.total_fen,
             adjustments=snapshot.adjustments,
+            line_keys=snapshot.line_keys,
         )
+        holds.hold_for_order(order_id=order.pk, customer_id=customer_id, priced=snapshot.priced, now=now)
         Basket.objects.filter(pk=basket.pk).update(status=Basket.Status.FROZEN)
         return order.pk
 
 
-def _create_at_provider(payment: Payment) -> dict[str, Any]:
+def create_at_provider(payment: Payment) -> dict[str, Any]:
+    """Create ``payment``'s trade at its provider and keep the client's payment params."""
     order = payment.order
     provider = get_provider(payment.provider)
     try:

@@ -8,6 +8,7 @@ moves with a conditional transition.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Literal
@@ -16,8 +17,9 @@ from django.db import transaction
 
 from miniprogram_api.core import clock
 from miniprogram_api.core.errors import NotFound, Unprocessable
+from promotions import holds
 
-from . import order_states
+from . import order_states, orders
 from .models import Basket, Order, Payment
 from .payments.base import TradeStatus
 
@@ -34,6 +36,10 @@ class UnknownTrade(NotFound):
 class AmountMismatch(Unprocessable):
     code = "amount_mismatch"
     default_message = "The provider's amount differs from the order total."
+
+
+# A payment the shopper may still complete; superseding or beating it closes it.
+OPEN_STATES = (Payment.State.PENDING, Payment.State.FAILED)
 
 
 @dataclass(frozen=True)
@@ -102,10 +108,89 @@ def _mark_paid(payment: Payment, status: TradeStatus, source: str) -> None:
         logger.warning("order %s was paid after it had been closed", order.number)
         moved = True
     if moved:
-        from .tasks import order_paid
+        _confirm_holds(order, now=paid_at)
+        _enqueue_after_payment(order.pk)
+    _check_out_basket(order.basket_id)
+    _flag_extra_payment(payment, order_id=order.pk, paid_the_order=moved)
 
-        transaction.on_commit(lambda: order_paid.delay(order.pk))
-    if order.basket_id:
+
+def settle_without_payment(*, order_id: int, basket_id: int | None, data: dict) -> bool:
+    """Pay an order that has nothing left to pay (a raffle prize took its total to 0) as a
+    payment would: the same transition and the same after-payment task, no provider."""
+    moved = order_states.transition(
+        order_id=order_id, from_state=Order.State.PENDING_PAYMENT, to_state=Order.State.PAID, event="paid", data=data
+    )
+    if moved:
+        holds.confirm_for_order(order_id=order_id, now=clock.now())
+        _enqueue_after_payment(order_id)
+        _check_out_basket(basket_id)
+    return moved
+
+
+def _confirm_holds(order: Order, *, now: dt.datetime) -> None:
+    """The order's locked coupons become used and its held flash units sold. After a late
+    payment they had been given back: what another order took meanwhile cannot be taken
+    again, and staff get a ``promotions_not_retaken`` event (the shopper paid the
+    discounted price all the same, so the discount stands)."""
+    missing = holds.confirm_for_order(order_id=order.pk, now=now, coupon_ids=orders.coupon_ids_of(order))
+    if missing:
+        logger.warning("order %s: paid late, could not take back %s", order.number, missing)
+        order_states.record_event(
+            order_id=order.pk,
+            event="promotions_not_retaken",
+            data={
+                "coupon_ids": list(missing.coupon_ids),
+                "flash_units": {str(item_id): units for item_id, units in missing.flash_units.items()},
+            },
+        )
+
+
+def _enqueue_after_payment(order_id: int) -> None:
+    from .tasks import order_paid
+
+    transaction.on_commit(lambda: order_paid.delay(order_id))
+
+
+def _check_out_basket(basket_id: int | None) -> None:
+    if basket_id:
         # Only a basket still frozen for this order: after a late payment the shopper may
         # already be scanning into the reopened basket, which must stay theirs.
-        Basket.objects.filter(pk=order.basket_id, status=Basket.Status.FROZEN).update(status=Basket.Status.CHECKED_OUT)
+        Basket.objects.filter(pk=basket_id, status=Basket.Status.FROZEN).update(status=Basket.Status.CHECKED_OUT)
+
+
+def _flag_extra_payment(payment: Payment, *, order_id: int, paid_the_order: bool) -> None:
+    """An order re-priced before payment (a raffle win) has more than one payment: the old
+    one is superseded, closed here and at the provider, but a shopper who paid it just
+    before still paid it. Such a payment still pays the order (its amount is the one the
+    provider was asked for), and staff get an event with the fen to give back: the
+    difference to the order's total, or all of it if the order was already paid. The newer
+    payment it beat is closed here too, so it is not mistaken for money still to come; if
+    the shopper pays that as well, it is flagged ``paid_twice`` in turn."""
+    newer = Payment.objects.filter(order_id=order_id, pk__gt=payment.pk)
+    if newer.exists():
+        event = "paid_superseded_payment"
+    elif (
+        not paid_the_order
+        and Payment.objects.filter(order_id=order_id, state=Payment.State.PAID).exclude(pk=payment.pk).exists()
+    ):
+        event = "paid_twice"
+    else:
+        return
+    closed = []
+    if paid_the_order:
+        closed = list(newer.filter(state__in=OPEN_STATES).values_list("out_trade_no", flat=True))
+        newer.filter(state__in=OPEN_STATES).update(state=Payment.State.CLOSED)
+    total_fen = Order.objects.values_list("total_fen", flat=True).get(pk=order_id)
+    overpaid_fen = payment.amount_fen - (total_fen if paid_the_order else 0)
+    logger.warning("order %s: %s %s, %s fen to give back", order_id, event, payment.out_trade_no, overpaid_fen)
+    order_states.record_event(
+        order_id=order_id,
+        event=event,
+        data={
+            "out_trade_no": payment.out_trade_no,
+            "amount_fen": payment.amount_fen,
+            "order_total_fen": total_fen,
+            "overpaid_fen": overpaid_fen,
+            "closed_payments": closed,
+        },
+    )

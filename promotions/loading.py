@@ -1,9 +1,9 @@
 """Loading the promotions that may apply to a basket or cart, in a fixed number of queries.
 
 The pricing engine is pure; this module is its one door to the database. Each kind of
-promotion is one query (two for flash sales when a shopper is known: what they already
-hold), whatever the number of lines or of live promotions, so pricing a basket costs the
-same for 1 line or 200.
+promotion is one query (flash sales included: what the shopper already holds comes as a
+subquery), whatever the number of lines or of live promotions, so pricing a basket costs
+the same for 1 line or 200, with no live promotion or twenty.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from django.db.models import F, Q, Sum
+from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from miniprogram_api.core.clock import local_date
 
@@ -46,7 +47,7 @@ def load_promotions(
     product_ids = set(product_ids)
     return Promotions(
         flash=flash_offers(product_ids=product_ids, customer_id=customer_id, order_id=order_id, now=now),
-        brand_deal=brand_deal(now=now),
+        brand_deal=brand_deal(now=now) if product_ids else None,  # nothing to discount
         coupons=coupon_offers(coupon_ids=coupon_ids, customer_id=customer_id, order_id=order_id),
         delivery_fee=delivery_fee(city_id=city_id) if channel == "delivery" else None,
     )
@@ -62,29 +63,20 @@ def flash_offers(
     """
     if not product_ids:
         return {}
-    items = list(
-        FlashSaleItem.objects.filter(FlashSale.live_q(now, prefix="sale__"), product_id__in=product_ids)
-        .select_related("sale")
-        .only(*FLASH_ITEM_FIELDS)
-    )
-    if not items:
-        return {}
-    taken: dict[int, int] = defaultdict(int)
-    own: dict[int, int] = defaultdict(int)
+    items = FlashSaleItem.objects.filter(FlashSale.live_q(now, prefix="sale__"), product_id__in=product_ids)
     if customer_id is not None:
-        rows = (
-            FlashSaleReservation.objects.filter(item__in=items, customer_id=customer_id)
-            .exclude(status=FlashSaleReservation.Status.RELEASED)
-            .values("item_id", "order_id")
-            .annotate(units=Sum("quantity"))
+        # What the shopper already holds or bought, as subqueries of the one item query:
+        # so pricing costs the same with no live items, one, or many.
+        mine = FlashSaleReservation.objects.filter(item_id=OuterRef("pk"), customer_id=customer_id).exclude(
+            status=FlashSaleReservation.Status.RELEASED
         )
-        for row in rows:
-            taken[row["item_id"]] += row["units"]
-            if order_id is not None and row["order_id"] == order_id:
-                own[row["item_id"]] += row["units"]
+        items = items.annotate(
+            taken=_units_of(mine), own=_units_of(mine.filter(order_id=order_id)) if order_id else Value(0)
+        )
     offers: dict[int, FlashOffer] = {}
-    for item in items:
-        units = min(item.quota - item.sold, item.per_customer_limit - taken[item.pk]) + own[item.pk]
+    for item in items.select_related("sale").only(*FLASH_ITEM_FIELDS):
+        taken, own = getattr(item, "taken", 0), getattr(item, "own", 0)
+        units = min(item.quota - item.sold, item.per_customer_limit - taken) + own
         offer = FlashOffer(
             sale_id=item.sale_id,
             item_id=item.pk,
@@ -98,6 +90,11 @@ def flash_offers(
         if current is None or (offer.units > 0, -offer.flash_price_fen) > (current.units > 0, -current.flash_price_fen):
             offers[item.product_id] = offer
     return offers
+
+
+def _units_of(reservations: QuerySet[FlashSaleReservation]) -> Coalesce:
+    total = reservations.order_by().values("item_id").annotate(units=Sum("quantity")).values("units")
+    return Coalesce(Subquery(total[:1], output_field=IntegerField()), Value(0))
 
 
 def brand_deal(*, now: dt.datetime) -> BrandDeal | None:
@@ -120,27 +117,27 @@ def coupon_offers(
     """The chosen coupons with their terms. Ids that are not the shopper's come back as
     unusable offers (so the answer says why) without revealing anything about them."""
     ids = sorted({cid for cid in coupon_ids if isinstance(cid, int) and 0 < cid < 2**63})
-    if not ids:
-        return ()
-    found = {
-        coupon.pk: coupon
-        for coupon in Coupon.objects.filter(pk__in=ids, customer_id=customer_id)
-        .select_related("template")
-        .prefetch_related("template__brands", "template__categories", "template__products")
-    }
-    offers = []
-    for cid in ids:
-        coupon = found.get(cid)
-        if coupon is None:
-            offers.append(_unusable(cid))
-            continue
-        offers.append(coupon_offer(coupon, order_id=order_id))
-    return tuple(offers)
+    if not ids or customer_id is None:
+        return tuple(_unusable(cid) for cid in ids)
+    coupons = list(Coupon.objects.filter(pk__in=ids, customer_id=customer_id).select_related("template"))
+    scopes = scope_ids_of([coupon.template for coupon in coupons])
+    found = {coupon.pk: coupon for coupon in coupons}
+    return tuple(
+        coupon_offer(found[cid], order_id=order_id, scope_ids=scopes.get(found[cid].template_id, frozenset()))
+        if cid in found
+        else _unusable(cid)
+        for cid in ids
+    )
 
 
-def coupon_offer(coupon: Coupon, *, order_id: int | None = None) -> CouponOffer:
-    """A coupon (with its template and scope prefetched) as the engine sees it."""
+def coupon_offer(
+    coupon: Coupon, *, order_id: int | None = None, scope_ids: frozenset[int] | None = None
+) -> CouponOffer:
+    """A coupon (with its template joined) as the engine sees it. Pass ``scope_ids`` from
+    one ``scope_ids_of`` call when turning many coupons, or it costs a query per coupon."""
     template = coupon.template
+    if scope_ids is None:
+        scope_ids = scope_ids_of([template]).get(template.pk, frozenset())
     usable = coupon.status == Coupon.Status.AVAILABLE or (
         coupon.status == Coupon.Status.LOCKED and order_id is not None and coupon.order_id == order_id
     )
@@ -156,19 +153,35 @@ def coupon_offer(coupon: Coupon, *, order_id: int | None = None) -> CouponOffer:
         percent_off=template.percent_off,
         cap_fen=template.cap_fen,
         scope=template.scope,
-        scope_ids=scope_ids(template),
+        scope_ids=scope_ids,
         stacks_with_catalogue=template.stacks_with_catalogue,
         usable=usable,
     )
 
 
-def scope_ids(template: CouponTemplate) -> frozenset[int]:
-    related = {
-        CouponTemplate.Scope.BRANDS: template.brands,
-        CouponTemplate.Scope.CATEGORIES: template.categories,
-        CouponTemplate.Scope.PRODUCTS: template.products,
-    }.get(template.scope)
-    return frozenset(obj.pk for obj in related.all()) if related is not None else frozenset()
+SCOPE_RELATIONS = {
+    CouponTemplate.Scope.BRANDS: ("brands", "brand_id"),
+    CouponTemplate.Scope.CATEGORIES: ("categories", "category_id"),
+    CouponTemplate.Scope.PRODUCTS: ("products", "product_id"),
+}
+
+
+def scope_ids_of(templates: Iterable[CouponTemplate]) -> dict[int, frozenset[int]]:
+    """The brand, category or product ids each scoped template covers: one query per kind
+    of scope in use (none for coupons on everything), whatever the number of templates."""
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for template in templates:
+        if template.scope in SCOPE_RELATIONS:
+            wanted[template.scope].add(template.pk)
+    scopes: dict[int, set[int]] = defaultdict(set)
+    for scope, template_ids in wanted.items():
+        relation, column = SCOPE_RELATIONS[scope]
+        through = getattr(CouponTemplate, relation).through
+        for template_id, target_id in through.objects.filter(coupontemplate_id__in=template_ids).values_list(
+            "coupontemplate_id", column
+        ):
+            scopes[template_id].add(target_id)
+    return {template_id: frozenset(ids) for template_id, ids in scopes.items()}
 
 
 def _unusable(coupon_id: int) -> CouponOffer:

@@ -222,7 +222,9 @@ def product_at_store(*, store_id: int, barcode: str) -> ProductAtStore:
 
 # What adding a scan to a basket reads of the product: its line's figures and what the
 # basket shows of it (see ``product_for_scan``).
-SCAN_PRODUCT_FIELDS = ("id", "sku", "name", "image_url", "age_restricted", "sold_by_weight", "base_price_fen")
+# Brand and category ids too: the pricing engine matches promotions by them.
+SCAN_PRODUCT_FIELDS = ("id", "sku", "name", "image_url", "age_restricted", "sold_by_weight", "base_price_fen",
+                       "brand_id", "category_id")  # fmt: skip
 
 
 def product_for_scan(*, store: Location, barcode: str) -> ProductAtStore:
@@ -230,9 +232,9 @@ def product_for_scan(*, store: Location, barcode: str) -> ProductAtStore:
 
     ``store`` is the basket's, already read, so only an active store is queried, and by
     its id alone. One query finds its stock row of the scanned product together with the
-    product (only ``SCAN_PRODUCT_FIELDS``: no brand, category or ``is_new``, which a basket
-    does not show) and the store's price. When it finds nothing, ``product_at_store``
-    answers, so the errors and their order are the same.
+    product (only ``SCAN_PRODUCT_FIELDS``: brand and category ids, which pricing needs, but
+    nothing a basket does not show) and the store's price. When it finds nothing,
+    ``product_at_store`` answers, so the errors and their order are the same.
     """
     scanned = parse(barcode)
     stock = None

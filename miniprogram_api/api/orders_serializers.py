@@ -3,6 +3,11 @@ from rest_framework import serializers
 
 from checkout.exitpass import state_of
 from checkout.models import Order
+from stores.selectors import MAX_ID
+
+from .baskets_serializers import StrictIntegerField
+
+MAX_CHECKOUT_COUPONS = 2  # one order coupon and one delivery coupon
 
 
 class OrderStoreSerializer(serializers.Serializer):
@@ -60,12 +65,28 @@ class OrderSerializer(serializers.Serializer):
 
     @extend_schema_field(PaymentSummarySerializer(allow_null=True))
     def get_payment(self, order):
+        """The payment that paid the order, else its latest (a raffle win supersedes the first)."""
         payments = list(order.payments.all())
-        return PaymentSummarySerializer(payments[-1]).data if payments else None
+        paid = [payment for payment in payments if payment.state == "paid"]
+        shown = paid[0] if paid else payments[-1] if payments else None
+        return PaymentSummarySerializer(shown).data if shown else None
 
 
 class CheckoutInput(serializers.Serializer):
     payment_method = serializers.ChoiceField(choices=Order.PaymentMethod.choices)
+    coupon_ids = serializers.ListField(
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
+        max_length=MAX_CHECKOUT_COUPONS,
+        required=False,
+        default=list,
+        help_text="The shopper's coupons to use, each once: at most one order coupon and one delivery coupon.",
+    )
+
+    def validate_coupon_ids(self, value: list[int]) -> list[int]:
+        """Sorted, so the same choice in another order is the same request (Idempotency-Key)."""
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each coupon at most once.")
+        return sorted(value)
 
 
 class CheckoutOutput(serializers.Serializer):

@@ -31,11 +31,30 @@ class BasketCheckoutView(APIView):
         parameters=[IDEMPOTENCY_KEY],
         responses={
             201: CheckoutOutput,
-            409: OpenApiResponse(ErrorSerializer, description="The basket is not open for checkout"),
-            422: OpenApiResponse(ErrorSerializer, description="Empty basket, or Idempotency-Key reused"),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="The basket is not open for checkout, or a coupon or flash-sale unit it priced was "
+                "just taken by another checkout",
+            ),
+            422: OpenApiResponse(
+                ErrorSerializer, description="Empty basket, a chosen coupon does not apply, or Idempotency-Key reused"
+            ),
             **ERROR_RESPONSES,
         },
         summary="Check out a basket: create the order and its payment",
+        description=(
+            "Prices the basket now with the chosen `coupon_ids` (at most one order coupon and one delivery "
+            "coupon), writes the order, locks the coupons on it and takes its flash-sale units from their "
+            "quotas, all or nothing; paying uses them, a payment timeout gives them back. A retry of a frozen "
+            "basket returns its pending order as it is. Errors: 400 `validation_error` (unknown payment "
+            "method, more than 2 coupon ids, an id twice), 404 `basket_not_found`, 409 `basket_not_open`, "
+            "409 `basket_awaiting_other_payment`, 409 `coupon_unavailable` (used on "
+            "another order a moment ago), 409 `flash_sale_sold_out` / `flash_sale_limit_reached` (read the "
+            "basket again for its new price), 422 `basket_empty`, 422 `payment_method_unavailable`, 422 "
+            "`coupon_not_applicable` (`details` maps each refused coupon id to the reason: `expired`, "
+            "`not_yet_valid`, `not_available`, `wrong_channel`, `below_threshold`, `nothing_eligible`, "
+            "`not_a_delivery_order`, `one_order_coupon_only`, ...), 422 `idempotency_key_reused`."
+        ),
         tags=["orders"],
     )
     def post(self, request, basket_id: int):
@@ -44,7 +63,7 @@ class BasketCheckoutView(APIView):
 
         def work() -> tuple[int, dict]:
             result = scan_and_pay.checkout_basket(
-                customer_id=request.user.pk, basket_id=basket_id, payment_method=data.validated_data["payment_method"]
+                customer_id=request.user.pk, basket_id=basket_id, **data.validated_data
             )
             return status.HTTP_201_CREATED, CheckoutOutput(result).data
 

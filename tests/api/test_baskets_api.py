@@ -15,8 +15,9 @@ from checkout.models import Basket, BasketLine
 from miniprogram_api.accounts.tokens import issue_token
 from miniprogram_api.api.baskets_serializers import BasketOutput
 from miniprogram_api.core import clock
+from promotions.models import BrandOfTheDay, FlashSale, FlashSaleItem, FlashSaleReservation
 from promotions.pricing import Adjustment
-from stores.models import Location
+from stores.models import Location, Product
 from tests.checkout.shop import (
     APPLE_EAN,
     APPLE_PLU,
@@ -35,6 +36,10 @@ pytestmark = pytest.mark.django_db
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 NOW = dt.datetime(2026, 5, 20, 10, 30, tzinfo=SHANGHAI)
+HOUR = dt.timedelta(hours=1)
+# Token, basket with store, lines with product and store price, then pricing: live flash
+# items (with what the shopper holds, as subqueries) and the Brand of the Day.
+READ_QUERIES = 5
 
 
 @pytest.fixture(autouse=True)
@@ -176,6 +181,31 @@ def test_the_fast_rendering_matches_the_declared_fields(auth_client, shop, baske
     assert json.dumps(rendered) == json.dumps(by_fields)
     assert {line["kind"] for line in rendered["lines"]} == {"unit", "weight_label", "price_label"}
     assert rendered["adjustments"][0]["line_id"] == milk_line
+
+
+def test_the_priced_basket_explains_its_catalogue_deals(auth_client, shop, basket):
+    sale = FlashSale.objects.create(name="Milk flash sale", starts_at=NOW - HOUR, ends_at=NOW + HOUR)
+    FlashSaleItem.objects.create(sale=sale, product=shop.milk, flash_price_fen=990, quota=10, per_customer_limit=2)
+    deal = BrandOfTheDay.objects.create(date=clock.local_date(NOW), brand=shop.beer.brand, percent_off=10)
+    scan(auth_client, basket, MILK_EAN, quantity=3)
+    response = scan(auth_client, basket, BEER_EAN)
+    milk, beer = BasketLine.objects.filter(basket=basket).order_by("pk")
+
+    body = response.json()
+    # Two of the three bottles at the flash price (the shopper's limit), 10% off the beer.
+    assert body["adjustments"] == [
+        {"source": "flash_sale", "promotion_id": sale.pk, "line_id": milk.pk, "amount_fen": 400,
+         "label": "Milk flash sale"},
+        {"source": "brand_of_the_day", "promotion_id": deal.pk, "line_id": beer.pk, "amount_fen": 65,
+         "label": "Brand of the Day"},
+    ]  # fmt: skip
+    assert [(line["line_total_fen"], line["discount_fen"], line["final_fen"]) for line in body["lines"]] == [
+        (3570, 400, 3170),
+        (650, 65, 585),
+    ]
+    assert (body["goods_subtotal_fen"], body["discount_fen"], body["total_fen"]) == (4220, 465, 3755)
+    read = auth_client.get(f"/api/v1/baskets/{basket.pk}").json()
+    assert read["adjustments"] == body["adjustments"] and read["total_fen"] == 3755
 
 
 # --- Opening ------------------------------------------------------------------------------
@@ -484,15 +514,16 @@ def basket_with_lines(shop, basket):
 
 
 @pytest.mark.parametrize("line_count", [1, 100])
-def test_scanning_takes_at_most_8_queries_however_big_the_basket(
+def test_scanning_takes_at_most_10_queries_however_big_the_basket(
     auth_client, basket_with_lines, django_assert_max_num_queries, line_count
 ):
     basket = basket_with_lines(line_count)
     # Token, savepoint, basket lock, product with stock and price, lines read, line write,
-    # basket touch, release: 8 (BEGIN and COMMIT outside a test's transaction).
-    with django_assert_max_num_queries(8):
+    # basket touch, release, then pricing: live flash items (with the shopper's holds) and
+    # the Brand of the Day: 10 (BEGIN and COMMIT outside a test's transaction).
+    with django_assert_max_num_queries(10):
         merged = scan(auth_client, basket, MILK_EAN)
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(10):
         added = scan(auth_client, basket, BEER_EAN)
 
     assert (merged.status_code, added.status_code) == (200, 200)
@@ -500,15 +531,51 @@ def test_scanning_takes_at_most_8_queries_however_big_the_basket(
 
 
 @pytest.mark.parametrize("line_count", [1, 100])
-def test_reading_a_basket_takes_3_queries_however_big_it_is(
+def test_reading_a_basket_takes_5_queries_however_big_it_is(
     auth_client, basket_with_lines, django_assert_max_num_queries, django_assert_num_queries, line_count
 ):
     basket = basket_with_lines(line_count)
-    with django_assert_num_queries(3):  # token, basket with store, lines with product and store price
+    with django_assert_num_queries(READ_QUERIES):
         response = auth_client.get(f"/api/v1/baskets/{basket.pk}")
     assert len(response.json()["lines"]) == line_count
     with django_assert_max_num_queries(6):
         assert auth_client.post("/api/v1/baskets", {"store_id": basket.store_id}, format="json").status_code == 200
+
+
+def _live_promotions(shop, basket, count: int) -> None:
+    """``count`` live promotions: the Brand of the Day on the milk's brand and flash-sale
+    items (in four sales) for the basket's other products, then for products it lacks; the
+    shopper already holds units of one item on an earlier order."""
+    BrandOfTheDay.objects.create(date=clock.local_date(NOW), brand_id=shop.milk.brand_id, percent_off=10)
+    in_basket = BasketLine.objects.filter(basket=basket).exclude(product=shop.milk).values("product_id")
+    products = list(Product.objects.filter(pk__in=in_basket).order_by("pk"))
+    products += ProductFactory.create_batch(max(0, count - 1 - len(products)))
+    sales = [FlashSale.objects.create(name=f"Flash {n}", starts_at=NOW - HOUR, ends_at=NOW + HOUR) for n in range(4)]
+    items = FlashSaleItem.objects.bulk_create(
+        FlashSaleItem(sale=sales[n % 4], product=product, flash_price_fen=500, quota=50, per_customer_limit=3)
+        for n, product in enumerate(products[: count - 1])
+    )
+    FlashSaleReservation.objects.create(item=items[0], customer_id=basket.customer_id, order_id=1, quantity=1)
+
+
+@pytest.mark.parametrize("live_promotions", [0, 20])
+@pytest.mark.parametrize("line_count", [1, 50])
+def test_pricing_a_basket_costs_the_same_queries_whatever_its_lines_and_live_promotions(
+    auth_client, shop, basket_with_lines, django_assert_num_queries, line_count, live_promotions
+):
+    basket = basket_with_lines(line_count)
+    if live_promotions:
+        _live_promotions(shop, basket, live_promotions)
+
+    with django_assert_num_queries(READ_QUERIES):
+        response = auth_client.get(f"/api/v1/baskets/{basket.pk}")
+
+    assert response.status_code == 200
+    sources = [adjustment["source"] for adjustment in response.json()["adjustments"]]
+    if not live_promotions:
+        assert sources == []
+    else:  # the milk line has the Brand of the Day; every other line a flash price
+        assert sorted(sources) == ["brand_of_the_day"] + ["flash_sale"] * min(line_count - 1, live_promotions - 1)
 
 
 @pytest.mark.parametrize("line_count", [1, 100])
