@@ -410,3 +410,14 @@ def price_lines(
             delivery_fee=promotions.delivery_fee,
         )
     return compute(lines=lines, channel=channel, promotions=promotions, now=now)
+
+
+def raffle_adjustments(finals: Mapping[Hashable, int], prize: RafflePrize) -> tuple[Adjustment, ...]:
+    """A raffle prize won on an order already priced: ``finals`` is what each line costs now
+    (``line key -> fen``). The prize comes off what is left of the whole order, capped at
+    it, spread over the lines by the same largest-remainder rule as in ``compute``."""
+    discounts = dict.fromkeys(finals, 0)
+    adjustments: list[Adjustment] = []
+    amount = min(prize.prize_fen, sum(finals.values()))
+    _allocate_into(discounts, adjustments, amount, dict(finals), "raffle", prize.raffle_id, prize.label)
+    return tuple(adjustments)
