@@ -10,10 +10,11 @@ import datetime as dt
 from collections import defaultdict
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Greatest
 
 from miniprogram_api.core import clock
+from promotions import campaigns, packs
 from stores.models import Stock
 
 from . import exitpass, order_states
@@ -55,6 +56,67 @@ def issue_exit_pass(*, order_id: int) -> bool:
     return True
 
 
+# Orders that count as paid for the omnichannel bonus: a later refund does not take back
+# the bonus, as the shopper did shop on that channel.
+BONUS_PAID_STATES = (Order.State.PAID, Order.State.PARTIALLY_REFUNDED, Order.State.REFUNDED)
+ONLINE_CHANNELS = (Order.Channel.DELIVERY, Order.Channel.PICKUP)
+
+
+def award_campaign_bonuses(*, order_id: int) -> int:
+    """Grant the omnichannel bonus of every campaign live when this order was paid, to a
+    shopper who has paid orders inside its window both in store and online (delivery or
+    pick-up); the number granted. Each grant is once-only by its own unique row."""
+    order = Order.objects.filter(pk=order_id, state__in=BONUS_PAID_STATES).only("customer_id", "paid_at").first()
+    if order is None or order.paid_at is None:
+        return 0
+    granted = 0
+    for window in campaigns.bonus_windows(at=order.paid_at, customer_id=order.customer_id):
+        channels = set(
+            Order.objects.filter(
+                customer_id=order.customer_id,
+                state__in=BONUS_PAID_STATES,
+                paid_at__gte=window.starts_at,
+                paid_at__lt=window.ends_at,
+            )
+            .values_list("channel", flat=True)
+            .distinct()
+        )
+        if Order.Channel.IN_STORE in channels and channels.intersection(ONLINE_CHANNELS):
+            granted += campaigns.grant_omnichannel_bonus(campaign_id=window.campaign_id, customer_id=order.customer_id)
+    return granted
+
+
+# Orders that were paid, whatever happened after: a refunded first order was still the first.
+EVER_PAID_STATES = (Order.State.PAID, Order.State.PARTIALLY_REFUNDED, Order.State.REFUNDED)
+
+
+def grant_new_customer_pack(*, order_id: int) -> bool:
+    """Grant the new-customer pack if this paid order is the shopper's first; True if granted.
+
+    First means no other order of theirs that was ever paid (refunded ones count) has an
+    earlier ``paid_at``, ties broken by id: so of two first orders paid at once exactly one
+    qualifies, whichever task runs first. The goods that count are after discounts. The
+    pack's grant row (one per shopper) is what finally makes it once-only.
+    """
+    order = (
+        Order.objects.filter(pk=order_id, state=Order.State.PAID)
+        .only("customer_id", "paid_at", "goods_subtotal_fen", "discount_fen")
+        .first()
+    )
+    if order is None or order.paid_at is None:
+        return False
+    earlier = (
+        Order.objects.filter(customer_id=order.customer_id, state__in=EVER_PAID_STATES)
+        .filter(Q(paid_at__lt=order.paid_at) | Q(paid_at=order.paid_at, pk__lt=order.pk))
+        .exists()
+    )
+    if earlier:
+        return False
+    return packs.grant_new_customer_pack(
+        customer_id=order.customer_id, order_id=order.pk, goods_fen=order.goods_subtotal_fen - order.discount_fen
+    )
+
+
 def redrive(*, older_than: dt.timedelta = dt.timedelta(minutes=2), batch_size: int = 100) -> int:
     """Run the after-payment work of paid orders it never reached.
 
@@ -73,4 +135,6 @@ def redrive(*, older_than: dt.timedelta = dt.timedelta(minutes=2), batch_size: i
     for order_id in due.values_list("pk", flat=True)[:batch_size]:
         done += commit_store_stock(order_id=order_id)
         issue_exit_pass(order_id=order_id)
+        award_campaign_bonuses(order_id=order_id)
+        grant_new_customer_pack(order_id=order_id)
     return done

@@ -32,6 +32,8 @@ def order_paid(order_id: int) -> None:
     the task does."""
     after_payment.commit_store_stock(order_id=order_id)
     after_payment.issue_exit_pass(order_id=order_id)
+    after_payment.award_campaign_bonuses(order_id=order_id)
+    after_payment.grant_new_customer_pack(order_id=order_id)
 
 
 @shared_task(name="checkout.tasks.redrive_after_payment")

@@ -1,3 +1,9 @@
-"""Placeholder: filled in by the promotions work."""
+"""Festival campaigns, under ``/api/v1/``."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import campaigns_views
+
+urlpatterns = [
+    path("campaigns/scan", campaigns_views.CampaignScanView.as_view(), name="campaign-scan"),
+]
