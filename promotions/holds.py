@@ -4,7 +4,8 @@ Checkout prices a basket and, in the transaction that writes the order, calls
 ``hold_for_order``: the coupons the price used are locked on the order and the units it
 sells at a flash price are taken from their quotas. Payment turns the holds into uses
 (``confirm_for_order``); a payment timeout or a cancellation gives them back
-(``release_for_order``). Each runs inside its caller's transaction, so the order and what
+(``release_for_order``); a full return gives back the coupons still valid
+(``restore_coupons_for_order``). Each runs inside its caller's transaction, so the order and what
 it holds are written, or undone, together.
 
 Coupons move with one conditional UPDATE each way, so two checkouts of one coupon cannot
@@ -243,6 +244,23 @@ def release_for_order(*, order_id: int, now: dt.datetime) -> None:
             continue
         if not FlashSaleItem.objects.filter(pk=item_id, sold__gte=units).update(sold=F("sold") - units):
             logger.error("flash item %s sold fewer than the %s units order %s gives back", item_id, units, order_id)
+
+
+# --- Full return ---------------------------------------------------------------------------
+
+
+def restore_coupons_for_order(*, order_id: int, now: dt.datetime) -> list[int]:
+    """A paid order came back whole: the coupons it used return to the shopper while still
+    valid (one past its validity stays used: giving back a dead coupon gives nothing).
+    Flash-sale units stay sold: the sale's quota counts what was sold, not what is kept.
+    Returns the coupon ids restored; a second call restores nothing."""
+    _require_transaction()
+    used = Coupon.objects.filter(order_id=order_id, status=Coupon.Status.USED, valid_until__gt=now)
+    restored = sorted(used.values_list("pk", flat=True))
+    Coupon.objects.filter(pk__in=restored, status=Coupon.Status.USED).update(
+        status=Coupon.Status.AVAILABLE, order_id=None, used_at=None
+    )
+    return restored
 
 
 def _require_transaction() -> None:

@@ -290,3 +290,30 @@ def test_holds_refuse_to_run_outside_a_transaction_of_the_caller(shopper, now, m
     ):
         with pytest.raises(RuntimeError):
             call()
+
+
+# --- Full return ----------------------------------------------------------------------------
+
+
+def restore(now: dt.datetime, order_id: int = ORDER) -> list[int]:
+    with transaction.atomic():
+        return holds.restore_coupons_for_order(order_id=order_id, now=now)
+
+
+def test_a_full_return_gives_back_the_coupons_still_valid_once(shopper, now):
+    valid, dying = coupon_for(shopper, now), coupon_for(shopper, now, valid_until=now + dt.timedelta(hours=1))
+    other_order = coupon_for(shopper, now)
+    item = flash_item(now)
+    hold(shopper, priced(coupons=(valid, dying), flash=((item, 1),)), now)
+    hold(shopper, priced(coupons=(other_order,)), now, order_id=OTHER_ORDER)
+    confirm(now, coupon_ids=[valid, dying])
+    confirm(now, order_id=OTHER_ORDER, coupon_ids=[other_order])
+    returned_at = now + dt.timedelta(hours=2)
+
+    assert restore(returned_at) == [valid.pk]
+    assert restore(returned_at) == []  # a second call restores nothing
+
+    assert state(valid) == ("available", None)
+    assert state(dying) == ("used", ORDER)  # expired meanwhile: stays used
+    assert state(other_order) == ("used", OTHER_ORDER)
+    assert reservations(order_id=ORDER) == [(ORDER, 1, "sold")] and sold(item) == 1
