@@ -111,3 +111,16 @@ def auth_client(customer) -> APIClient:
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     client.customer = customer
     return client
+
+
+@pytest.fixture
+def server(live_server, settings):
+    """The app on a live port, with the payment providers pointed at its own sandbox (which
+    answers at once and notifies without retry delays): for tests that pay for real."""
+    url = live_server.url
+    settings.PUBLIC_BASE_URL = url
+    settings.WECHATPAY_BASE_URL = f"{url}/sandbox/wechatpay"
+    settings.ALIPAY_GATEWAY_URL = f"{url}/sandbox/alipay/gateway.do"
+    settings.SANDBOX_NOTIFY_RETRY_DELAYS = []
+    settings.PAYMENT_HTTP_RETRY_DELAYS = [0.01]
+    return url

@@ -134,3 +134,15 @@ class BasketLineFactory(factory.django.DjangoModelFactory):
     kind = "unit"
     barcode = "6901234567892"
     quantity = 1
+
+
+def client_for(customer: Customer):
+    """An API client logged in as ``customer`` with a fresh bearer token."""
+    from rest_framework.test import APIClient
+
+    from miniprogram_api.accounts.tokens import issue_token
+
+    raw, _ = issue_token(customer=customer)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client

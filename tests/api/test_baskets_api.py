@@ -8,11 +8,9 @@ import json
 
 import pytest
 from rest_framework import serializers
-from rest_framework.test import APIClient
 
 from checkout import baskets
 from checkout.models import Basket, BasketLine
-from miniprogram_api.accounts.tokens import issue_token
 from miniprogram_api.api.baskets_serializers import BasketOutput
 from miniprogram_api.core import clock
 from promotions.models import BrandOfTheDay, FlashSale, FlashSaleItem, FlashSaleReservation
@@ -30,7 +28,14 @@ from tests.checkout.shop import (
     price_label,
     weight_label,
 )
-from tests.factories import BasketFactory, BasketLineFactory, CustomerFactory, LocationFactory, ProductFactory
+from tests.factories import (
+    BasketFactory,
+    BasketLineFactory,
+    CustomerFactory,
+    LocationFactory,
+    ProductFactory,
+    client_for,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -65,13 +70,6 @@ def assert_error(response, status: int, code: str) -> dict:
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     assert isinstance(body["error"]["details"], dict)
     return body["error"]
-
-
-def client_for(customer) -> APIClient:
-    raw, _ = issue_token(customer=customer)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
 
 
 def scan(client, basket, barcode, **extra):

@@ -16,7 +16,7 @@ from miniprogram_api.accounts.tokens import issue_token
 from miniprogram_api.sandbox.models import WeChatPayTrade
 from promotions.models import RaffleDay, RaffleEntry, RaffleShopperDay
 from tests.checkout.shop import make_shop
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, client_for
 from tests.orders import make_order
 from tests.parallel import run_in_parallel
 from tests.promotions.raffle_setup import ALWAYS, NEVER, make_raffle
@@ -25,26 +25,8 @@ ORDER_FEN = 3 * 1190 + 1500  # 3 milk and a loaf
 
 
 @pytest.fixture
-def server(live_server, settings):
-    url = live_server.url
-    settings.PUBLIC_BASE_URL = url
-    settings.WECHATPAY_BASE_URL = f"{url}/sandbox/wechatpay"
-    settings.ALIPAY_GATEWAY_URL = f"{url}/sandbox/alipay/gateway.do"
-    settings.SANDBOX_NOTIFY_RETRY_DELAYS = []
-    settings.PAYMENT_HTTP_RETRY_DELAYS = [0.01]
-    return url
-
-
-@pytest.fixture
 def shop():
     return make_shop()
-
-
-def client_for(customer) -> APIClient:
-    raw, _ = issue_token(customer=customer)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
 
 
 def order_for(shop, customer) -> Order:

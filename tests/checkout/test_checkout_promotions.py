@@ -23,23 +23,12 @@ from promotions import holds
 from promotions.coupons import issue_coupons
 from promotions.models import Coupon, CouponTemplate, FlashSale, FlashSaleItem, FlashSaleReservation
 from tests.checkout.shop import APPLE_PLU, BEER_EAN, MILK_EAN, make_shop, weight_label
-from tests.factories import BasketFactory, BasketLineFactory, CustomerFactory, LocationFactory
+from tests.factories import BasketFactory, BasketLineFactory, CustomerFactory, LocationFactory, client_for
 from tests.parallel import run_in_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def server(live_server, settings):
-    url = live_server.url
-    settings.PUBLIC_BASE_URL = url
-    settings.WECHATPAY_BASE_URL = f"{url}/sandbox/wechatpay"
-    settings.ALIPAY_GATEWAY_URL = f"{url}/sandbox/alipay/gateway.do"
-    settings.SANDBOX_NOTIFY_RETRY_DELAYS = []
-    settings.PAYMENT_HTTP_RETRY_DELAYS = [0.01]
-    return url
 
 
 @pytest.fixture
@@ -72,13 +61,6 @@ def coupon_for(customer, **terms) -> Coupon:
     template = CouponTemplate.objects.create(**fields)
     (coupon,) = issue_coupons(template_id=template.pk, customer_id=customer.pk)
     return coupon
-
-
-def client_for(customer) -> APIClient:
-    raw, _ = issue_token(customer=customer)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
 
 
 def filled_basket(client: APIClient, store_id: int) -> int:

@@ -31,17 +31,6 @@ TOTAL_FEN = MILK_FEN + APPLES_FEN
 
 
 @pytest.fixture
-def server(live_server, settings):
-    url = live_server.url
-    settings.PUBLIC_BASE_URL = url
-    settings.WECHATPAY_BASE_URL = f"{url}/sandbox/wechatpay"
-    settings.ALIPAY_GATEWAY_URL = f"{url}/sandbox/alipay/gateway.do"
-    settings.SANDBOX_NOTIFY_RETRY_DELAYS = []
-    settings.PAYMENT_HTTP_RETRY_DELAYS = [0.01]
-    return url
-
-
-@pytest.fixture
 def shop():
     return make_shop()
 

@@ -15,39 +15,21 @@ from rest_framework.test import APIClient
 from checkout import payment_jobs
 from checkout.models import Basket, Order, OrderEvent, Payment
 from checkout.tasks import order_paid
-from miniprogram_api.accounts.tokens import issue_token
 from miniprogram_api.sandbox import alipay as sandbox_alipay
 from miniprogram_api.sandbox import wechatpay as sandbox_wechatpay
 from miniprogram_api.sandbox.models import AlipayTrade, WeChatPayTrade
 from stores.models import Stock
 from tests.checkout.shop import APPLE_PLU, MILK_EAN, make_shop, weight_label
 from tests.factories import CustomerFactory
+from tests.factories import client_for as _client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CLOSED_PORT_URL = "http://127.0.0.1:9"
 
 
 @pytest.fixture
-def server(live_server, settings):
-    url = live_server.url
-    settings.PUBLIC_BASE_URL = url
-    settings.WECHATPAY_BASE_URL = f"{url}/sandbox/wechatpay"
-    settings.ALIPAY_GATEWAY_URL = f"{url}/sandbox/alipay/gateway.do"
-    settings.SANDBOX_NOTIFY_RETRY_DELAYS = []
-    settings.PAYMENT_HTTP_RETRY_DELAYS = [0.01]
-    return url
-
-
-@pytest.fixture
 def shop():
     return make_shop()
-
-
-def _client(customer) -> APIClient:
-    raw, _ = issue_token(customer=customer)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
 
 
 def _basket_with_scans(client: APIClient, store_id: int) -> int:
