@@ -85,7 +85,8 @@ def create_order(
             {**adjustment, "line_id": order_line_ids.get(adjustment.get("line_id"))} for adjustment in adjustments
         ]
         Order.objects.filter(pk=order.pk).update(adjustments=order.adjustments)
-    Payment.objects.create(order=order, provider=payment_method, out_trade_no=order.number, amount_fen=total_fen)
+    if total_fen > 0:  # nothing to pay (coupons or a prize covered it all): no trade at a provider
+        Payment.objects.create(order=order, provider=payment_method, out_trade_no=order.number, amount_fen=total_fen)
     OrderEvent.objects.create(
         order=order, type="created", to_state=order.state, data={"total_fen": total_fen, "lines": len(lines)}
     )

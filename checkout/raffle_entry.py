@@ -120,7 +120,9 @@ def _lock_payable_order(*, customer_id: int, order_id: int, now: dt.datetime) ->
     if order is None:
         raise orders.OrderNotFound()
     if order.state != Order.State.PENDING_PAYMENT or now >= order.payment_deadline:
-        raise OrderNotPayable(details={"state": order.state, "payment_deadline": order.payment_deadline.isoformat()})
+        raise OrderNotPayable(
+            details={"state": order.state, "payment_deadline": clock.local_iso(order.payment_deadline)}
+        )
     return order
 
 

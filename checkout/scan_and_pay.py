@@ -21,7 +21,7 @@ from miniprogram_api.core import clock
 from miniprogram_api.core.errors import Conflict, Unprocessable
 from promotions import holds
 
-from . import baskets, order_states, orders
+from . import baskets, order_states, orders, settlement
 from .errors import BasketNotFound, BasketNotOpen
 from .models import Basket, Order, Payment
 from .payments.base import PaymentProviderError
@@ -68,7 +68,7 @@ class CouponNotApplicable(Unprocessable):
 @dataclass(frozen=True)
 class CheckoutResult:
     order: Order
-    payment_params: dict[str, Any]
+    payment_params: dict[str, Any] | None  # None when promotions covered the whole total
 
 
 def checkout_basket(
@@ -80,9 +80,10 @@ def checkout_basket(
         customer_id=customer_id, basket_id=basket_id, payment_method=payment_method, coupon_ids=coupon_ids
     )
     # The order's latest payment: a raffle win re-prices an unpaid order, closing its first
-    # payment and opening another for the new total, so older ones are superseded.
-    payment = Payment.objects.select_related("order__store", "order__customer").filter(order_id=order_id).latest("pk")
-    params = payment.client_params or create_at_provider(payment)
+    # payment and opening another for the new total, so older ones are superseded. An order
+    # with nothing to pay has none: it was paid when it was written.
+    payment = Payment.objects.select_related("order__store", "order__customer").filter(order_id=order_id).last()
+    params = None if payment is None else payment.client_params or create_at_provider(payment)
     return CheckoutResult(order=orders.order_get(customer_id=customer_id, order_id=order_id), payment_params=params)
 
 
@@ -137,6 +138,11 @@ def _freeze_into_order(*, customer_id: int, basket_id: int, payment_method: str,
         )
         holds.hold_for_order(order_id=order.pk, customer_id=customer_id, priced=snapshot.priced, now=now)
         Basket.objects.filter(pk=basket.pk).update(status=Basket.Status.FROZEN)
+        if order.total_fen == 0:
+            # Coupons took it all: no provider takes a 0-fen trade, and nothing is owed.
+            settlement.settle_without_payment(
+                order_id=order.pk, basket_id=basket.pk, data={"source": "promotions_cover_total"}
+            )
         return order.pk
 
 

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from miniprogram_api.core import clock
 from miniprogram_api.core.errors import Conflict, InvalidInput, Unprocessable
 from stores.models import Location
 
@@ -140,7 +141,9 @@ def scan_poster(*, customer_id: int, payload: str, now: dt.datetime) -> ScanResu
     if campaign is None or not poster_stores().filter(pk=store_id).exists():
         raise InvalidPoster()
     if not campaign.is_live(now):
-        raise CampaignNotLive(details={"starts_at": campaign.starts_at, "ends_at": campaign.ends_at})
+        raise CampaignNotLive(
+            details={"starts_at": clock.local_iso(campaign.starts_at), "ends_at": clock.local_iso(campaign.ends_at)}
+        )
     coupons: list[Coupon] = []
     with transaction.atomic():
         try:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Case, CharField, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from miniprogram_api.core import clock
 from miniprogram_api.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
@@ -206,7 +205,7 @@ def claim_offer(*, customer_id: int, template_id: int) -> Coupon:
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else timezone.localtime(moment).isoformat()
+    return None if moment is None else clock.local_iso(moment)
 
 
 # --- A shopper's coupons -------------------------------------------------------------------

@@ -138,7 +138,9 @@ def coupon_offer(
     template = coupon.template
     if scope_ids is None:
         scope_ids = scope_ids_of([template]).get(template.pk, frozenset())
-    usable = coupon.status == Coupon.Status.AVAILABLE or (
+    # An expired coupon stays "usable" here so the engine's validity check names the reason
+    # (``expired``) the coupon list gives, rather than ``not_available``.
+    usable = coupon.status in (Coupon.Status.AVAILABLE, Coupon.Status.EXPIRED) or (
         coupon.status == Coupon.Status.LOCKED and order_id is not None and coupon.order_id == order_id
     )
     return CouponOffer(

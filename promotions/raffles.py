@@ -129,7 +129,9 @@ def draw(
     if raffle is None:
         raise RaffleNotFound()
     if not raffle.is_live(now):
-        raise RaffleNotLive(details={"starts_at": raffle.starts_at.isoformat(), "ends_at": raffle.ends_at.isoformat()})
+        raise RaffleNotLive(
+            details={"starts_at": clock.local_iso(raffle.starts_at), "ends_at": clock.local_iso(raffle.ends_at)}
+        )
     if RaffleEntry.objects.filter(raffle=raffle, order_id=order_id).exists():
         raise RaffleAlreadyEntered(details={"order_id": order_id})
 

@@ -65,10 +65,16 @@ class OrderSerializer(serializers.Serializer):
 
     @extend_schema_field(PaymentSummarySerializer(allow_null=True))
     def get_payment(self, order):
-        """The payment that paid the order, else its latest (a raffle win supersedes the first)."""
+        """The payment that paid the order, else its latest (a raffle win supersedes the first).
+        None for an order paid with no payment (promotions covered it all)."""
         payments = list(order.payments.all())
         paid = [payment for payment in payments if payment.state == "paid"]
-        shown = paid[0] if paid else payments[-1] if payments else None
+        if paid:
+            shown = paid[0]
+        elif order.paid_at is not None:
+            shown = None
+        else:
+            shown = payments[-1] if payments else None
         return PaymentSummarySerializer(shown).data if shown else None
 
 
@@ -92,10 +98,12 @@ class CheckoutInput(serializers.Serializer):
 class CheckoutOutput(serializers.Serializer):
     order = OrderSerializer()
     payment_params = serializers.DictField(
+        allow_null=True,
         help_text=(
             "For wechat_pay, pass to wx.requestPayment: {appId, timeStamp, nonceStr, package, signType, paySign}. "
-            "For alipay, pass tradeNO to my.tradePay: {tradeNO}."
-        )
+            "For alipay, pass tradeNO to my.tradePay: {tradeNO}. Null when promotions cover the whole total: "
+            "the order is already paid."
+        ),
     )
 
 

@@ -33,8 +33,8 @@ class BasketCheckoutView(APIView):
             201: CheckoutOutput,
             409: OpenApiResponse(
                 ErrorSerializer,
-                description="The basket is not open for checkout, or a coupon or flash-sale unit it priced was "
-                "just taken by another checkout",
+                description="The basket is not open for checkout, is awaiting payment with another method or "
+                "other coupons, or a coupon or flash-sale unit it priced was just taken by another checkout",
             ),
             422: OpenApiResponse(
                 ErrorSerializer, description="Empty basket, a chosen coupon does not apply, or Idempotency-Key reused"
@@ -48,7 +48,8 @@ class BasketCheckoutView(APIView):
             "quotas, all or nothing; paying uses them, a payment timeout gives them back. A retry of a frozen "
             "basket returns its pending order as it is. Errors: 400 `validation_error` (unknown payment "
             "method, more than 2 coupon ids, an id twice), 404 `basket_not_found`, 409 `basket_not_open`, "
-            "409 `basket_awaiting_other_payment`, 409 `coupon_unavailable` (used on "
+            "409 `basket_awaiting_other_payment` / `basket_awaiting_other_coupons` (a retry must repeat the "
+            "pending order's method and coupons), 409 `coupon_unavailable` (used on "
             "another order a moment ago), 409 `flash_sale_sold_out` / `flash_sale_limit_reached` (read the "
             "basket again for its new price), 422 `basket_empty`, 422 `payment_method_unavailable`, 422 "
             "`coupon_not_applicable` (`details` maps each refused coupon id to the reason: `expired`, "

@@ -23,6 +23,11 @@ def local_today() -> dt.date:
     return local_now().date()
 
 
+def local_iso(moment: dt.datetime) -> str:
+    """ISO 8601 in Shanghai time (``+08:00``), as every time the API shows."""
+    return timezone.localtime(moment).isoformat()
+
+
 def local_date(moment: dt.datetime) -> dt.date:
     """The Shanghai calendar date of ``moment`` (not of now)."""
     return timezone.localtime(moment).date()

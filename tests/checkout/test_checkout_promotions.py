@@ -473,3 +473,22 @@ def test_a_shopper_checking_out_twice_at_once_gets_the_flash_price_once(server, 
     assert codes == [(201, None), (409, "flash_sale_limit_reached")]
     assert list(Order.objects.values_list("total_fen", flat=True)) == [450]
     assert reservations(customer=shopper) == [(Order.objects.get().pk, 1, "held")] and sold(beer_flash) == 1
+
+
+def test_a_coupon_covering_the_whole_basket_pays_the_order_at_once_with_no_trade(server, shop):
+    shopper = CustomerFactory()
+    client = client_for(shopper)
+    coupon = coupon_for(shopper, threshold_fen=0, amount_off_fen=10_000)  # more than the 58.65 basket
+
+    response = checkout(client, filled_basket(client, shop.store.pk), [coupon.pk])
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["payment_params"] is None
+    assert (body["order"]["state"], body["order"]["total_fen"], body["order"]["payment"]) == ("paid", 0, None)
+    order = Order.objects.get(pk=body["order"]["id"])
+    assert (order.goods_subtotal_fen, order.discount_fen) == (5865, 5865)
+    assert not Payment.objects.filter(order=order).exists()  # no 0-fen trade sent to a provider
+    assert status_of(coupon) == ("used", order.pk)
+    assert order.basket.status == "checked_out"
+    assert client.get(f"/api/v1/orders/{order.pk}/exit-pass").status_code == 200
