@@ -119,6 +119,19 @@ class Order(models.Model):
     stock_committed_at = models.DateTimeField(
         null=True, blank=True, help_text="When what was sold left the store's stock (once, after payment)."
     )
+    # Delivery and pick-up orders: where and when, copied at checkout, and why from where.
+    city = models.ForeignKey("stores.City", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    delivery_address = models.JSONField(
+        null=True, blank=True, help_text="The address as it was at checkout: recipient, phone, text, coordinates."
+    )
+    slot_date = models.DateField(null=True, blank=True)
+    slot = models.CharField(max_length=16, blank=True, help_text='"HH:MM-HH:MM", or "express".')
+    routing = models.JSONField(
+        default=dict, blank=True, help_text="Why each shipment comes from where it does (distances, skipped locations)."
+    )
+    delivered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last shipment was delivered: the 14-day return window starts."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -280,3 +293,24 @@ class GateEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision}/{self.reason} at {self.gate_id}"
+
+
+from .delivery_models import Address, Cart, CartLine, Shipment, ShipmentLine, SlotCapacity  # noqa: E402
+
+__all__ = [
+    "Address",
+    "Basket",
+    "BasketLine",
+    "Cart",
+    "CartLine",
+    "ExitPass",
+    "Gate",
+    "GateEvent",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "Payment",
+    "Shipment",
+    "ShipmentLine",
+    "SlotCapacity",
+]

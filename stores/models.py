@@ -7,8 +7,16 @@ priced per kilogram.
 
 from __future__ import annotations
 
+import datetime
+
 from django.db import models
 from django.db.models import F, Q
+
+DEFAULT_DELIVERY_SLOTS = ("09:00-12:00", "12:00-15:00", "15:00-18:00", "18:00-21:00")
+
+
+def default_delivery_slots() -> list[str]:
+    return list(DEFAULT_DELIVERY_SLOTS)
 
 
 class City(models.Model):
@@ -19,6 +27,14 @@ class City(models.Model):
     longitude = models.DecimalField(max_digits=9, decimal_places=6)
     service_radius_km = models.PositiveIntegerField(
         default=60, help_text="Addresses farther than this from the city centre are outside the service area."
+    )
+    delivery_cutoff = models.TimeField(
+        default=datetime.time(22, 0),
+        help_text="Local time: orders checked out before it are delivered the next day, later ones the day after.",
+    )
+    delivery_slots = models.JSONField(
+        default=default_delivery_slots,
+        help_text='Next-day delivery windows, local "HH:MM-HH:MM", e.g. ["09:00-12:00", "12:00-15:00"].',
     )
     active = models.BooleanField(default=True)
 
@@ -50,6 +66,12 @@ class Location(models.Model):
     )
     scan_and_go_enabled = models.BooleanField(default=False)
     has_pickup_station = models.BooleanField(default=False)
+    offers_express = models.BooleanField(
+        default=False, help_text="Delivers within an hour to addresses nearby (stores only)."
+    )
+    slot_capacity = models.PositiveIntegerField(
+        default=40, help_text="Deliveries (or pick-ups) this location can fulfil per slot."
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
