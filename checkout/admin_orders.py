@@ -10,6 +10,7 @@ from django.contrib import admin
 
 from miniprogram_api.core.money import format_yuan
 
+from .admin_delivery import OrderDeliveryAdminMixin, ShipmentInline
 from .models import Order, OrderEvent, OrderLine, Payment
 
 
@@ -46,17 +47,17 @@ class OrderEventInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(OrderDeliveryAdminMixin, admin.ModelAdmin):
     list_display = ("number", "customer", "channel", "store", "state", "total", "payment_method", "created_at")
     list_filter = ("state", "channel", "payment_method", "store__city", "created_at")
     list_select_related = ("customer", "store")
     search_fields = ("=number", "customer__username", "customer__nickname", "customer__phone", "payments__out_trade_no")
     date_hierarchy = "created_at"
     raw_id_fields = ("customer", "store", "basket")
-    inlines = (OrderLineInline, PaymentInline, OrderEventInline)
+    inlines = (OrderLineInline, ShipmentInline, PaymentInline, OrderEventInline)
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Order._meta.fields]
+        return [field.name for field in Order._meta.fields] + list(self.readonly_fields)
 
     def has_add_permission(self, request) -> bool:
         return False
