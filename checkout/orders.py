@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from django.db.models import Prefetch, QuerySet
 from miniprogram_api.core import clock
 from miniprogram_api.core.errors import NotFound
 
-from .models import Order, OrderEvent, OrderLine, Payment
+from .models import Order, OrderEvent, OrderLine, Payment, Shipment
 
 
 class OrderNotFound(NotFound):
@@ -41,6 +42,18 @@ class OrderLineDraft:
     age_restricted: bool
 
 
+@dataclass(frozen=True)
+class DeliveryDetails:
+    """What a delivery or pick-up order keeps of where and when (copied, never referenced:
+    editing the address later rewrites no order)."""
+
+    city_id: int
+    delivery_address: dict | None  # None for pick-up: the order's store is where it is collected
+    slot_date: dt.date
+    slot: str
+    routing: dict
+
+
 def create_order(
     *,
     customer_id: int,
@@ -55,13 +68,15 @@ def create_order(
     total_fen: int,
     adjustments: list[dict],
     line_keys: Sequence[Hashable] | None = None,
+    delivery: DeliveryDetails | None = None,
 ) -> Order:
     """Write the order, its lines, its pending payment and its first event (in the caller's
     transaction). The amount at the provider is this total, never one a client sent.
 
     ``line_keys`` are the keys the pricing engine knew the lines by (basket or cart line
     ids), one per line in order: the adjustments' ``line_id`` are rewritten to the order
-    line ids, so the order's explanation (and a refund reading it) names its own lines."""
+    line ids, so the order's explanation (and a refund reading it) names its own lines.
+    ``delivery`` is where and when a delivery or pick-up order goes, and why from where."""
     now = clock.now()
     order = Order.objects.create(
         number=new_order_number(),
@@ -77,6 +92,7 @@ def create_order(
         total_fen=total_fen,
         adjustments=[] if line_keys is not None else adjustments,
         payment_deadline=now + settings.PAYMENT_TIMEOUT,
+        **(vars(delivery) if delivery is not None else {}),
     )
     created = OrderLine.objects.bulk_create([OrderLine(order=order, **vars(line)) for line in lines])
     if line_keys is not None:
@@ -101,8 +117,12 @@ def coupon_ids_of(order: Order) -> list[int]:
 def _orders_for(customer_id: int) -> QuerySet[Order]:
     return (
         Order.objects.filter(customer_id=customer_id)
-        .select_related("store")
-        .prefetch_related("lines", Prefetch("payments", queryset=Payment.objects.order_by("pk")))
+        .select_related("store", "city")
+        .prefetch_related(
+            "lines",
+            Prefetch("payments", queryset=Payment.objects.order_by("pk")),
+            Prefetch("shipments", queryset=Shipment.objects.select_related("location").order_by("pk")),
+        )
     )
 
 

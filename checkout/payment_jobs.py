@@ -24,7 +24,7 @@ from django.db.models import Q
 from miniprogram_api.core import clock
 from promotions import holds
 
-from . import order_states, settlement
+from . import order_states, settlement, shipments
 from .models import Basket, Order, Payment
 from .payments.base import PaymentProviderError, PaymentProviderUnavailable
 from .payments.providers import get_provider
@@ -110,6 +110,9 @@ def close_order_locally(*, payment: Payment) -> bool:
         if not moved:
             return False
         Payment.objects.filter(pk=payment.pk, state=Payment.State.PENDING).update(state=Payment.State.CLOSED)
+        # A delivery order's stock, slot bookings and cart lines first: the lock order of
+        # checkout (cart, stock, slots, then promotions), so the two never deadlock.
+        shipments.release_for_order(order_id=payment.order_id)
         holds.release_for_order(order_id=payment.order_id, now=clock.now())
         _reopen_basket(basket_id=payment.order.basket_id)
     return True

@@ -19,7 +19,7 @@ from miniprogram_api.core import clock
 from miniprogram_api.core.errors import NotFound, Unprocessable
 from promotions import holds
 
-from . import order_states, orders
+from . import order_states, orders, shipments
 from .models import Basket, Order, Payment
 from .payments.base import TradeStatus
 
@@ -109,6 +109,7 @@ def _mark_paid(payment: Payment, status: TradeStatus, source: str) -> None:
         moved = True
     if moved:
         _confirm_holds(order, now=paid_at)
+        shipments.mark_paid(order_id=order.pk)
         _enqueue_after_payment(order.pk)
     _check_out_basket(order.basket_id)
     _flag_extra_payment(payment, order_id=order.pk, paid_the_order=moved)
@@ -122,6 +123,7 @@ def settle_without_payment(*, order_id: int, basket_id: int | None, data: dict) 
     )
     if moved:
         holds.confirm_for_order(order_id=order_id, now=clock.now())
+        shipments.mark_paid(order_id=order_id)
         _enqueue_after_payment(order_id)
         _check_out_basket(basket_id)
     return moved

@@ -276,6 +276,9 @@ if SANDBOX_ENABLED:
 # A scan & pay basket untouched (no scan or change) for this long is expired by the
 # periodic sweep, which frees the shopper's one-basket-per-store slot.
 BASKET_IDLE_TIMEOUT = timedelta(minutes=env_int("BASKET_IDLE_MINUTES", 120))
+# Express delivery (within the hour) comes from a store that offers it no farther than this
+# from the address, great-circle, and has the whole cart in stock.
+DELIVERY_EXPRESS_RADIUS_M = env_int("DELIVERY_EXPRESS_RADIUS_M", 5000)
 PAYMENT_METHODS = env_list("PAYMENT_METHODS", ["wechat_pay", "alipay"])
 PAYMENT_TIMEOUT = timedelta(minutes=env_int("PAYMENT_TIMEOUT_MINUTES", 15))
 PAYMENT_RECONCILE_AFTER_SECONDS = env_int("PAYMENT_RECONCILE_AFTER_SECONDS", 180)

@@ -7,151 +7,315 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('stores', '0001_initial'),
+        ("stores", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Basket',
+            name="Basket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('frozen', 'Frozen for payment'), ('checked_out', 'Checked out'), ('expired', 'Expired'), ('released', 'Released')], default='open', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(help_text='Last scan or change; baskets untouched for long expire.')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='baskets', to=settings.AUTH_USER_MODEL)),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='baskets', to='stores.location')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("frozen", "Frozen for payment"),
+                            ("checked_out", "Checked out"),
+                            ("expired", "Expired"),
+                            ("released", "Released"),
+                        ],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "updated_at",
+                    models.DateTimeField(help_text="Last scan or change; baskets untouched for long expire."),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="baskets", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="baskets", to="stores.location"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='BasketLine',
+            name="BasketLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('unit', 'Unit'), ('price_label', 'Price label'), ('weight_label', 'Weight label')], max_length=16)),
-                ('barcode', models.CharField(max_length=14)),
-                ('quantity', models.PositiveSmallIntegerField(default=1)),
-                ('weight_g', models.PositiveIntegerField(blank=True, null=True)),
-                ('label_price_fen', models.PositiveIntegerField(blank=True, help_text='The price printed on a price label, or weight x price per kg at scan.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('basket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='checkout.basket')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='stores.product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("unit", "Unit"), ("price_label", "Price label"), ("weight_label", "Weight label")],
+                        max_length=16,
+                    ),
+                ),
+                ("barcode", models.CharField(max_length=14)),
+                ("quantity", models.PositiveSmallIntegerField(default=1)),
+                ("weight_g", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "label_price_fen",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="The price printed on a price label, or weight x price per kg at scan.",
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "basket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="lines", to="checkout.basket"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="stores.product"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True)),
-                ('channel', models.CharField(choices=[('in_store', 'In store (scan & pay)'), ('delivery', 'Next-day delivery'), ('pickup', 'Store pick-up')], max_length=16)),
-                ('state', models.CharField(choices=[('pending_payment', 'Pending payment'), ('paid', 'Paid'), ('cancelled', 'Cancelled'), ('closed', 'Closed (not paid in time)'), ('refunded', 'Refunded'), ('partially_refunded', 'Partially refunded')], default='pending_payment', max_length=24)),
-                ('payment_method', models.CharField(choices=[('wechat_pay', 'WeChat Pay'), ('alipay', 'Alipay')], max_length=16)),
-                ('item_count', models.PositiveIntegerField()),
-                ('goods_subtotal_fen', models.PositiveIntegerField()),
-                ('discount_fen', models.PositiveIntegerField(default=0)),
-                ('delivery_fee_fen', models.PositiveIntegerField(default=0)),
-                ('total_fen', models.PositiveIntegerField()),
-                ('adjustments', models.JSONField(blank=True, default=list, help_text="The pricing engine's explanation.")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('payment_deadline', models.DateTimeField(help_text='Unpaid after this, the order is closed.')),
-                ('paid_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('basket', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='checkout.basket')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to=settings.AUTH_USER_MODEL)),
-                ('store', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='stores.location')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.CharField(max_length=32, unique=True)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("in_store", "In store (scan & pay)"),
+                            ("delivery", "Next-day delivery"),
+                            ("pickup", "Store pick-up"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending_payment", "Pending payment"),
+                            ("paid", "Paid"),
+                            ("cancelled", "Cancelled"),
+                            ("closed", "Closed (not paid in time)"),
+                            ("refunded", "Refunded"),
+                            ("partially_refunded", "Partially refunded"),
+                        ],
+                        default="pending_payment",
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "payment_method",
+                    models.CharField(choices=[("wechat_pay", "WeChat Pay"), ("alipay", "Alipay")], max_length=16),
+                ),
+                ("item_count", models.PositiveIntegerField()),
+                ("goods_subtotal_fen", models.PositiveIntegerField()),
+                ("discount_fen", models.PositiveIntegerField(default=0)),
+                ("delivery_fee_fen", models.PositiveIntegerField(default=0)),
+                ("total_fen", models.PositiveIntegerField()),
+                (
+                    "adjustments",
+                    models.JSONField(blank=True, default=list, help_text="The pricing engine's explanation."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("payment_deadline", models.DateTimeField(help_text="Unpaid after this, the order is closed.")),
+                ("paid_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "basket",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="checkout.basket",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="orders", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="stores.location",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='OrderEvent',
+            name="OrderEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(max_length=48)),
-                ('from_state', models.CharField(blank=True, max_length=24)),
-                ('to_state', models.CharField(blank=True, max_length=24)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='checkout.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("type", models.CharField(max_length=48)),
+                ("from_state", models.CharField(blank=True, max_length=24)),
+                ("to_state", models.CharField(blank=True, max_length=24)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="checkout.order"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='OrderLine',
+            name="OrderLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sku', models.CharField(max_length=32)),
-                ('name', models.CharField(max_length=200)),
-                ('barcode', models.CharField(blank=True, max_length=14)),
-                ('kind', models.CharField(choices=[('unit', 'Unit'), ('price_label', 'Price label'), ('weight_label', 'Weight label')], max_length=16)),
-                ('quantity', models.PositiveIntegerField()),
-                ('weight_g', models.PositiveIntegerField(blank=True, null=True)),
-                ('unit_price_fen', models.PositiveIntegerField(help_text='Per unit, or per kg for weighed goods.')),
-                ('line_total_fen', models.PositiveIntegerField(help_text='Before discounts.')),
-                ('discount_fen', models.PositiveIntegerField(default=0, help_text='Order-level discounts allocated to this line.')),
-                ('age_restricted', models.BooleanField(default=False)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='checkout.order')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='stores.product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sku", models.CharField(max_length=32)),
+                ("name", models.CharField(max_length=200)),
+                ("barcode", models.CharField(blank=True, max_length=14)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("unit", "Unit"), ("price_label", "Price label"), ("weight_label", "Weight label")],
+                        max_length=16,
+                    ),
+                ),
+                ("quantity", models.PositiveIntegerField()),
+                ("weight_g", models.PositiveIntegerField(blank=True, null=True)),
+                ("unit_price_fen", models.PositiveIntegerField(help_text="Per unit, or per kg for weighed goods.")),
+                ("line_total_fen", models.PositiveIntegerField(help_text="Before discounts.")),
+                (
+                    "discount_fen",
+                    models.PositiveIntegerField(default=0, help_text="Order-level discounts allocated to this line."),
+                ),
+                ("age_restricted", models.BooleanField(default=False)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="lines", to="checkout.order"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="stores.product"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(choices=[('wechat_pay', 'WeChat Pay'), ('alipay', 'Alipay')], max_length=16)),
-                ('out_trade_no', models.CharField(max_length=32, unique=True)),
-                ('amount_fen', models.PositiveIntegerField()),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('paid', 'Paid'), ('closed', 'Closed'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('provider_trade_id', models.CharField(blank=True, max_length=64)),
-                ('client_params', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('paid_at', models.DateTimeField(blank=True, null=True)),
-                ('last_queried_at', models.DateTimeField(blank=True, null=True)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='checkout.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "provider",
+                    models.CharField(choices=[("wechat_pay", "WeChat Pay"), ("alipay", "Alipay")], max_length=16),
+                ),
+                ("out_trade_no", models.CharField(max_length=32, unique=True)),
+                ("amount_fen", models.PositiveIntegerField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("paid", "Paid"), ("closed", "Closed"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("provider_trade_id", models.CharField(blank=True, max_length=64)),
+                ("client_params", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("paid_at", models.DateTimeField(blank=True, null=True)),
+                ("last_queried_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="payments", to="checkout.order"
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='basket',
-            index=models.Index(fields=['status', 'updated_at'], name='checkout_ba_status_8cb091_idx'),
+            model_name="basket",
+            index=models.Index(fields=["status", "updated_at"], name="checkout_ba_status_8cb091_idx"),
         ),
         migrations.AddConstraint(
-            model_name='basket',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['open', 'frozen'])), fields=('customer', 'store'), name='basket_one_active_per_customer_and_store'),
+            model_name="basket",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["open", "frozen"])),
+                fields=("customer", "store"),
+                name="basket_one_active_per_customer_and_store",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='basketline',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'unit')), fields=('basket', 'product'), name='basket_line_one_unit_line_per_product'),
+            model_name="basketline",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "unit")),
+                fields=("basket", "product"),
+                name="basket_line_one_unit_line_per_product",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='basketline',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gte', 1), ('quantity__lte', 99)), name='basket_line_quantity_1_to_99'),
+            model_name="basketline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gte", 1), ("quantity__lte", 99)), name="basket_line_quantity_1_to_99"
+            ),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['state', 'payment_deadline'], name='checkout_or_state_871bdd_idx'),
+            model_name="order",
+            index=models.Index(fields=["state", "payment_deadline"], name="checkout_or_state_871bdd_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['customer', '-created_at'], name='checkout_or_custome_4e9003_idx'),
+            model_name="order",
+            index=models.Index(fields=["customer", "-created_at"], name="checkout_or_custome_4e9003_idx"),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('total_fen', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('goods_subtotal_fen'), '-', models.F('discount_fen')), '+', models.F('delivery_fee_fen')))), name='order_total_adds_up'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "total_fen",
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("goods_subtotal_fen"), "-", models.F("discount_fen")
+                            ),
+                            "+",
+                            models.F("delivery_fee_fen"),
+                        ),
+                    )
+                ),
+                name="order_total_adds_up",
+            ),
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['state', 'created_at'], name='checkout_pa_state_237b59_idx'),
+            model_name="payment",
+            index=models.Index(fields=["state", "created_at"], name="checkout_pa_state_237b59_idx"),
         ),
     ]

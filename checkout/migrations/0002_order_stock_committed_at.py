@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('checkout', '0001_initial'),
+        ("checkout", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='stock_committed_at',
-            field=models.DateTimeField(blank=True, help_text="When what was sold left the store's stock (once, after payment).", null=True),
+            model_name="order",
+            name="stock_committed_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When what was sold left the store's stock (once, after payment).", null=True
+            ),
         ),
     ]

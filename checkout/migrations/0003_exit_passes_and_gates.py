@@ -5,81 +5,140 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('checkout', '0002_order_stock_committed_at'),
-        ('stores', '0001_initial'),
+        ("checkout", "0002_order_stock_committed_at"),
+        ("stores", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Gate',
+            name="Gate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64)),
-                ('key_id', models.CharField(max_length=32, unique=True)),
-                ('secret_hash', models.CharField(max_length=64)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='gates', to='stores.location')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=64)),
+                ("key_id", models.CharField(max_length=32, unique=True)),
+                ("secret_hash", models.CharField(max_length=64)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_seen_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="gates", to="stores.location"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['store_id', 'name'],
+                "ordering": ["store_id", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ExitPass',
+            name="ExitPass",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key_id', models.CharField(max_length=4)),
-                ('token', models.CharField(max_length=256)),
-                ('item_count', models.PositiveIntegerField()),
-                ('total_fen', models.PositiveIntegerField()),
-                ('audit', models.BooleanField(default=False, help_text='Staff check the basket before the gate opens.')),
-                ('audit_reasons', models.JSONField(blank=True, default=list)),
-                ('age_restricted_items', models.JSONField(blank=True, default=list)),
-                ('issued_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField()),
-                ('superseded_at', models.DateTimeField(blank=True, null=True)),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='exit_passes', to='checkout.order')),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='stores.location')),
-                ('used_gate', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='checkout.gate')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key_id", models.CharField(max_length=4)),
+                ("token", models.CharField(max_length=256)),
+                ("item_count", models.PositiveIntegerField()),
+                ("total_fen", models.PositiveIntegerField()),
+                (
+                    "audit",
+                    models.BooleanField(default=False, help_text="Staff check the basket before the gate opens."),
+                ),
+                ("audit_reasons", models.JSONField(blank=True, default=list)),
+                ("age_restricted_items", models.JSONField(blank=True, default=list)),
+                ("issued_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField()),
+                ("superseded_at", models.DateTimeField(blank=True, null=True)),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="exit_passes", to="checkout.order"
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="stores.location"
+                    ),
+                ),
+                (
+                    "used_gate",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="checkout.gate",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='GateEvent',
+            name="GateEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('decision', models.CharField(choices=[('open', 'Open'), ('deny', 'Deny'), ('audit', 'Audit')], max_length=8)),
-                ('reason', models.CharField(max_length=32)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('occurred_at', models.DateTimeField(help_text='When the gate decided (its clock, for offline decisions).')),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('offline', models.BooleanField(default=False)),
-                ('exit_pass', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='checkout.exitpass')),
-                ('gate', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='checkout.gate')),
-                ('resolves', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='resolution', to='checkout.gateevent')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "decision",
+                    models.CharField(choices=[("open", "Open"), ("deny", "Deny"), ("audit", "Audit")], max_length=8),
+                ),
+                ("reason", models.CharField(max_length=32)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "occurred_at",
+                    models.DateTimeField(help_text="When the gate decided (its clock, for offline decisions)."),
+                ),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                ("offline", models.BooleanField(default=False)),
+                (
+                    "exit_pass",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="checkout.exitpass",
+                    ),
+                ),
+                (
+                    "gate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="events", to="checkout.gate"
+                    ),
+                ),
+                (
+                    "resolves",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="resolution",
+                        to="checkout.gateevent",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at', '-pk'],
+                "ordering": ["-occurred_at", "-pk"],
             },
         ),
         migrations.AddConstraint(
-            model_name='gate',
-            constraint=models.UniqueConstraint(fields=('store', 'name'), name='gate_unique_name_per_store'),
+            model_name="gate",
+            constraint=models.UniqueConstraint(fields=("store", "name"), name="gate_unique_name_per_store"),
         ),
         migrations.AddConstraint(
-            model_name='exitpass',
-            constraint=models.UniqueConstraint(condition=models.Q(('superseded_at__isnull', True)), fields=('order',), name='exit_pass_one_live_per_order'),
+            model_name="exitpass",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("superseded_at__isnull", True)),
+                fields=("order",),
+                name="exit_pass_one_live_per_order",
+            ),
         ),
         migrations.AddIndex(
-            model_name='gateevent',
-            index=models.Index(fields=['gate', 'occurred_at'], name='checkout_ga_gate_id_d32bed_idx'),
+            model_name="gateevent",
+            index=models.Index(fields=["gate", "occurred_at"], name="checkout_ga_gate_id_d32bed_idx"),
         ),
         migrations.AddIndex(
-            model_name='gateevent',
-            index=models.Index(fields=['decision', 'occurred_at'], name='checkout_ga_decisio_1e9d86_idx'),
+            model_name="gateevent",
+            index=models.Index(fields=["decision", "occurred_at"], name="checkout_ga_decisio_1e9d86_idx"),
         ),
     ]

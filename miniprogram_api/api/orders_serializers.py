@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from checkout.exitpass import state_of
-from checkout.models import Order
+from checkout.models import Order, Shipment
 from stores.selectors import MAX_ID
 
 from .baskets_serializers import StrictIntegerField
@@ -43,6 +43,23 @@ class PaymentSummarySerializer(serializers.Serializer):
     paid_at = serializers.DateTimeField(allow_null=True)
 
 
+class ShipmentLocationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField(help_text="store or warehouse")
+
+
+class ShipmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    location = ShipmentLocationSerializer()
+    status = serializers.ChoiceField(choices=Shipment.Status.choices)
+    slot_date = serializers.DateField()
+    slot = serializers.CharField(help_text='"HH:MM-HH:MM" (local), or "express".')
+    dispatched_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+
+
 class OrderSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField()
@@ -62,6 +79,15 @@ class OrderSerializer(serializers.Serializer):
     payment_deadline = serializers.DateTimeField()
     paid_at = serializers.DateTimeField(allow_null=True)
     closed_at = serializers.DateTimeField(allow_null=True)
+    # Delivery and pick-up orders (null or empty for scan & pay).
+    city = serializers.CharField(source="city.code", allow_null=True, default=None, help_text="The city's code.")
+    delivery_address = serializers.DictField(
+        allow_null=True, help_text="The address as it was at checkout; null for pick-up and scan & pay."
+    )
+    slot_date = serializers.DateField(allow_null=True, help_text="Local date of delivery or collection.")
+    slot = serializers.CharField(help_text='"HH:MM-HH:MM" (local), "express", or empty for scan & pay.')
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    shipments = ShipmentSerializer(many=True, help_text="One per fulfilment location; empty for scan & pay.")
 
     @extend_schema_field(PaymentSummarySerializer(allow_null=True))
     def get_payment(self, order):

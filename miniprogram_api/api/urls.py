@@ -15,4 +15,7 @@ urlpatterns = [
     path("", include("miniprogram_api.api.raffles_urls")),
     path("", include("miniprogram_api.api.deals_urls")),
     path("", include("miniprogram_api.api.campaigns_urls")),
+    path("", include("miniprogram_api.api.addresses_urls")),
+    path("", include("miniprogram_api.api.carts_urls")),
+    path("", include("miniprogram_api.api.delivery_urls")),
 ]

@@ -5,178 +5,274 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Brand',
+            name="Brand",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=128, unique=True)),
-                ('name_zh', models.CharField(blank=True, max_length=64)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=128, unique=True)),
+                ("name_zh", models.CharField(blank=True, max_length=64)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='City',
+            name="City",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=64)),
-                ('name_zh', models.CharField(blank=True, max_length=32)),
-                ('latitude', models.DecimalField(decimal_places=6, max_digits=9)),
-                ('longitude', models.DecimalField(decimal_places=6, max_digits=9)),
-                ('service_radius_km', models.PositiveIntegerField(default=60, help_text='Addresses farther than this from the city centre are outside the service area.')),
-                ('active', models.BooleanField(default=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=64)),
+                ("name_zh", models.CharField(blank=True, max_length=32)),
+                ("latitude", models.DecimalField(decimal_places=6, max_digits=9)),
+                ("longitude", models.DecimalField(decimal_places=6, max_digits=9)),
+                (
+                    "service_radius_km",
+                    models.PositiveIntegerField(
+                        default=60,
+                        help_text="Addresses farther than this from the city centre are outside the service area.",
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
             ],
             options={
-                'verbose_name_plural': 'cities',
-                'ordering': ['name'],
+                "verbose_name_plural": "cities",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=128)),
-                ('name_zh', models.CharField(blank=True, max_length=64)),
-                ('slug', models.SlugField(max_length=64, unique=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='stores.category')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=128)),
+                ("name_zh", models.CharField(blank=True, max_length=64)),
+                ("slug", models.SlugField(max_length=64, unique=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="stores.category",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'categories',
-                'ordering': ['name'],
+                "verbose_name_plural": "categories",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=128)),
-                ('kind', models.CharField(choices=[('store', 'Store'), ('warehouse', 'Warehouse')], default='store', max_length=16)),
-                ('address', models.CharField(max_length=255)),
-                ('latitude', models.DecimalField(decimal_places=6, max_digits=9)),
-                ('longitude', models.DecimalField(decimal_places=6, max_digits=9)),
-                ('opens_at', models.TimeField(help_text='Local (Asia/Shanghai) opening time.')),
-                ('closes_at', models.TimeField(help_text='Local closing time; before opens_at means open past midnight, equal to it open 24 hours.')),
-                ('scan_and_go_enabled', models.BooleanField(default=False)),
-                ('has_pickup_station', models.BooleanField(default=False)),
-                ('active', models.BooleanField(default=True)),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='locations', to='stores.city')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=128)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("store", "Store"), ("warehouse", "Warehouse")], default="store", max_length=16
+                    ),
+                ),
+                ("address", models.CharField(max_length=255)),
+                ("latitude", models.DecimalField(decimal_places=6, max_digits=9)),
+                ("longitude", models.DecimalField(decimal_places=6, max_digits=9)),
+                ("opens_at", models.TimeField(help_text="Local (Asia/Shanghai) opening time.")),
+                (
+                    "closes_at",
+                    models.TimeField(
+                        help_text="Local closing time; before opens_at means open past midnight, equal to it open 24 hours."
+                    ),
+                ),
+                ("scan_and_go_enabled", models.BooleanField(default=False)),
+                ("has_pickup_station", models.BooleanField(default=False)),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="locations", to="stores.city"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sku', models.CharField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('launch_date', models.DateField(blank=True, help_text='Products launched recently are listed as new.', null=True)),
-                ('age_restricted', models.BooleanField(default=False, help_text='Alcohol and tobacco: staff check age at the exit.')),
-                ('sold_by_weight', models.BooleanField(default=False, help_text='Priced per kilogram and sold with in-store codes.')),
-                ('plu_code', models.CharField(blank=True, help_text='Item code printed in in-store variable-measure barcodes (prefix 20-29).', max_length=6, null=True, unique=True)),
-                ('base_price_fen', models.PositiveIntegerField(help_text='Price in fen; per kilogram when sold by weight.')),
-                ('image_url', models.URLField(blank=True, max_length=500)),
-                ('description', models.TextField(blank=True)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('brand', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='products', to='stores.brand')),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='products', to='stores.category')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sku", models.CharField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "launch_date",
+                    models.DateField(blank=True, help_text="Products launched recently are listed as new.", null=True),
+                ),
+                (
+                    "age_restricted",
+                    models.BooleanField(default=False, help_text="Alcohol and tobacco: staff check age at the exit."),
+                ),
+                (
+                    "sold_by_weight",
+                    models.BooleanField(default=False, help_text="Priced per kilogram and sold with in-store codes."),
+                ),
+                (
+                    "plu_code",
+                    models.CharField(
+                        blank=True,
+                        help_text="Item code printed in in-store variable-measure barcodes (prefix 20-29).",
+                        max_length=6,
+                        null=True,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "base_price_fen",
+                    models.PositiveIntegerField(help_text="Price in fen; per kilogram when sold by weight."),
+                ),
+                ("image_url", models.URLField(blank=True, max_length=500)),
+                ("description", models.TextField(blank=True)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "brand",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="products", to="stores.brand"
+                    ),
+                ),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="products", to="stores.category"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='LocationPrice',
+            name="LocationPrice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('price_fen', models.PositiveIntegerField()),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='prices', to='stores.location')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='location_prices', to='stores.product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("price_fen", models.PositiveIntegerField()),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="prices", to="stores.location"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="location_prices", to="stores.product"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Barcode',
+            name="Barcode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('gtin', models.CharField(max_length=14, unique=True)),
-                ('code', models.CharField(max_length=14)),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='barcodes', to='stores.product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("gtin", models.CharField(max_length=14, unique=True)),
+                ("code", models.CharField(max_length=14)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="barcodes", to="stores.product"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Stock',
+            name="Stock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('on_hand', models.IntegerField(default=0)),
-                ('reserved', models.IntegerField(default=0)),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stock', to='stores.location')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stock', to='stores.product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("on_hand", models.IntegerField(default=0)),
+                ("reserved", models.IntegerField(default=0)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="stock", to="stores.location"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="stock", to="stores.product"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'stock',
+                "verbose_name_plural": "stock",
             },
         ),
         migrations.AddIndex(
-            model_name='location',
-            index=models.Index(fields=['city', 'kind', 'active'], name='stores_loca_city_id_3f9458_idx'),
+            model_name="location",
+            index=models.Index(fields=["city", "kind", "active"], name="stores_loca_city_id_3f9458_idx"),
         ),
         migrations.AddConstraint(
-            model_name='location',
-            constraint=models.CheckConstraint(condition=models.Q(('latitude__gte', -90), ('latitude__lte', 90)), name='location_latitude_range'),
+            model_name="location",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("latitude__gte", -90), ("latitude__lte", 90)), name="location_latitude_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='location',
-            constraint=models.CheckConstraint(condition=models.Q(('longitude__gte', -180), ('longitude__lte', 180)), name='location_longitude_range'),
+            model_name="location",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("longitude__gte", -180), ("longitude__lte", 180)), name="location_longitude_range"
+            ),
         ),
         migrations.AddIndex(
-            model_name='product',
-            index=models.Index(fields=['launch_date'], name='stores_prod_launch__628426_idx'),
+            model_name="product",
+            index=models.Index(fields=["launch_date"], name="stores_prod_launch__628426_idx"),
         ),
         migrations.AddIndex(
-            model_name='product',
-            index=models.Index(fields=['name'], name='stores_prod_name_f67284_idx'),
+            model_name="product",
+            index=models.Index(fields=["name"], name="stores_prod_name_f67284_idx"),
         ),
         migrations.AddConstraint(
-            model_name='product',
-            constraint=models.CheckConstraint(condition=models.Q(('base_price_fen__gt', 0)), name='product_base_price_positive'),
+            model_name="product",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("base_price_fen__gt", 0)), name="product_base_price_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='locationprice',
-            constraint=models.UniqueConstraint(fields=('location', 'product'), name='location_price_unique'),
+            model_name="locationprice",
+            constraint=models.UniqueConstraint(fields=("location", "product"), name="location_price_unique"),
         ),
         migrations.AddConstraint(
-            model_name='locationprice',
-            constraint=models.CheckConstraint(condition=models.Q(('price_fen__gt', 0)), name='location_price_positive'),
+            model_name="locationprice",
+            constraint=models.CheckConstraint(condition=models.Q(("price_fen__gt", 0)), name="location_price_positive"),
         ),
         migrations.AddConstraint(
-            model_name='stock',
-            constraint=models.UniqueConstraint(fields=('location', 'product'), name='stock_unique'),
+            model_name="stock",
+            constraint=models.UniqueConstraint(fields=("location", "product"), name="stock_unique"),
         ),
         migrations.AddConstraint(
-            model_name='stock',
-            constraint=models.CheckConstraint(condition=models.Q(('on_hand__gte', 0)), name='stock_on_hand_not_negative'),
+            model_name="stock",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("on_hand__gte", 0)), name="stock_on_hand_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stock',
-            constraint=models.CheckConstraint(condition=models.Q(('reserved__gte', 0)), name='stock_reserved_not_negative'),
+            model_name="stock",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("reserved__gte", 0)), name="stock_reserved_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stock',
-            constraint=models.CheckConstraint(condition=models.Q(('reserved__lte', models.F('on_hand'))), name='stock_reserved_within_on_hand'),
+            model_name="stock",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("reserved__lte", models.F("on_hand"))), name="stock_reserved_within_on_hand"
+            ),
         ),
     ]
