@@ -118,6 +118,16 @@ class Shipment(models.Model):
     slot = models.CharField(max_length=16)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING_PAYMENT)
     distance_m = models.PositiveIntegerField(help_text="Great-circle distance from the location to the address.")
+    pick_list = models.ForeignKey(
+        "checkout.PickList", on_delete=models.SET_NULL, null=True, blank=True, related_name="shipments"
+    )
+    courier = models.ForeignKey(
+        "checkout.Courier", on_delete=models.PROTECT, null=True, blank=True, related_name="shipments"
+    )
+    tracking_no = models.CharField(max_length=64, blank=True, help_text="The courier provider's waybill number.")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Dispatches so far (a failed delivery retries).")
+    failure_reason = models.CharField(max_length=200, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True, help_text="Pick-up: when it reached the station.")
     stock_released_at = models.DateTimeField(null=True, blank=True)
     stock_consumed_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
@@ -143,3 +153,90 @@ class ShipmentLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.product_id}"
+
+
+class Courier(models.Model):
+    """A courier (or a courier company's rider) serving one city. ``slot_capacity`` is how
+    many shipments they take per slot; ``provider_ref`` names them at the courier provider."""
+
+    city = models.ForeignKey("stores.City", on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=64)
+    phone = models.CharField(max_length=20, blank=True)
+    provider_ref = models.CharField(max_length=64, blank=True)
+    slot_capacity = models.PositiveIntegerField(default=12)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["city", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PickList(models.Model):
+    """The paid shipments one location picks for one slot, batched after the cut-off."""
+
+    location = models.ForeignKey("stores.Location", on_delete=models.PROTECT, related_name="+")
+    slot_date = models.DateField()
+    slot = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-slot_date", "slot", "location"]
+        constraints = [
+            models.UniqueConstraint(fields=["location", "slot_date", "slot"], name="pick_list_one_per_location_slot")
+        ]
+
+    def __str__(self) -> str:
+        return f"Pick list {self.location_id} {self.slot_date} {self.slot}"
+
+
+class CourierEvent(models.Model):
+    """Every event a courier provider reported through the signed webhook, kept once per
+    ``event_id`` (a redelivered webhook changes nothing)."""
+
+    class Kind(models.TextChoices):
+        PICKED_UP = "picked_up", "Picked up"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    event_id = models.CharField(max_length=64, unique=True)
+    shipment = models.ForeignKey("checkout.Shipment", on_delete=models.PROTECT, related_name="courier_events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    occurred_at = models.DateTimeField()
+    payload = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.shipment_id}"
+
+
+class Notification(models.Model):
+    """A WeChat subscribe message to a shopper about an order, once per order and kind."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        REFUSED = "refused", "Shopper has not subscribed"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey("checkout.Order", on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32, help_text="paid, dispatched, delivered, ready_for_pickup, ...")
+    template_id = models.CharField(max_length=64)
+    data = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+        constraints = [models.UniqueConstraint(fields=["order", "kind"], name="notification_once_per_order_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.order_id} ({self.status})"

@@ -132,6 +132,9 @@ class Order(models.Model):
     delivered_at = models.DateTimeField(
         null=True, blank=True, help_text="When the last shipment was delivered: the 14-day return window starts."
     )
+    pickup_code = models.CharField(
+        max_length=12, blank=True, help_text="Pick-up orders: the code (and QR) the shopper shows at the station."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -295,7 +298,18 @@ class GateEvent(models.Model):
         return f"{self.decision}/{self.reason} at {self.gate_id}"
 
 
-from .delivery_models import Address, Cart, CartLine, Shipment, ShipmentLine, SlotCapacity  # noqa: E402
+from .delivery_models import (  # noqa: E402
+    Address,
+    Cart,
+    CartLine,
+    Courier,
+    CourierEvent,
+    Notification,
+    PickList,
+    Shipment,
+    ShipmentLine,
+    SlotCapacity,
+)
 
 __all__ = [
     "Address",
@@ -303,13 +317,17 @@ __all__ = [
     "BasketLine",
     "Cart",
     "CartLine",
+    "Courier",
+    "CourierEvent",
     "ExitPass",
     "Gate",
     "GateEvent",
+    "Notification",
     "Order",
     "OrderEvent",
     "OrderLine",
     "Payment",
+    "PickList",
     "Shipment",
     "ShipmentLine",
     "SlotCapacity",
