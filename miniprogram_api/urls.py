@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/v1/", include("miniprogram_api.api.urls")),
     path("api/gate/v1/", include("miniprogram_api.api.gate_urls")),
     path("api/payments/", include("miniprogram_api.api.payments_urls")),
+    path("api/couriers/v1/", include("miniprogram_api.api.courier_urls")),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -37,6 +37,7 @@ GOOD_PRODUCTION = {
     "ALIPAY_SELLER_ID": "2088123456789012",
     "ALIPAY_PRIVATE_KEY_PATH": str(KEYS / "alipay_app_private.pem"),
     "ALIPAY_PUBLIC_KEY_PATH": str(KEYS / "alipay_platform_public.pem"),
+    "COURIER_WEBHOOK_SECRET": "c0ur13r-w3bh00k-s3cr3t-0f-32-chars-or-more",
 }
 PRINT_SETTINGS = """
 import json, django
@@ -116,6 +117,8 @@ def read_settings(run_python):
         ({"WECHATPAY_PRIVATE_KEY_PATH": "/nonexistent/key.pem"}, "WeChat Pay must have WECHATPAY_PRIVATE_KEY_PATH"),
         ({"ALIPAY_APP_ID": None}, "Alipay must have ALIPAY_APP_ID"),
         ({"ALIPAY_PUBLIC_KEY_PATH": "/nonexistent/alipay.pem"}, "Alipay must have ALIPAY_PUBLIC_KEY_PATH"),
+        ({"COURIER_WEBHOOK_SECRET": None}, "COURIER_WEBHOOK_SECRET must be set"),
+        ({"COURIER_WEBHOOK_SECRET": "short"}, "COURIER_WEBHOOK_SECRET must be set"),
     ],
     ids=[
         "debug-on",
@@ -131,6 +134,8 @@ def read_settings(run_python):
         "missing-wechatpay-key-file",
         "no-alipay-app-id",
         "missing-alipay-public-key",
+        "no-courier-webhook-secret",
+        "short-courier-webhook-secret",
     ],
 )
 def test_production_refuses_to_start_with_an_unsafe_setting(run_python, change, message):
