@@ -24,6 +24,7 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_demo_promotions
+	$(BIN)/python manage.py seed_demo_delivery
 
 run: seed
 	@echo ""

@@ -15,13 +15,20 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import SafeString
 
 from miniprogram_api.core.errors import DomainError
+from miniprogram_api.core.money import format_yuan
+from stores.models import Location
 
-from . import addresses
+from . import addresses, delivery_slots, shipment_changes
 from .models import Address, Cart, CartLine, Order, Shipment, ShipmentLine, SlotCapacity
 
 
@@ -185,8 +192,17 @@ class ShipmentLineInline(_ReadOnlyInline):
         return super().get_queryset(request).select_related("product", "order_line")
 
 
+class ShipmentActionForm(ActionForm):
+    reason = forms.CharField(required=False, max_length=200, label="Reason (to cancel)")
+
+
 @admin.register(Shipment)
 class ShipmentAdmin(admin.ModelAdmin):
+    """Read-only, but for the two things staff may do before dispatch: re-route a shipment
+    to the next nearest location that can serve it, or cancel it
+    (``checkout.shipment_changes``). Both are list actions, and buttons on the shipment's
+    page and in the shipments of the order's page."""
+
     list_display = ("id", "order", "location", "slot_date", "slot", "status", "distance", "dispatched_at",
                     "delivered_at")  # fmt: skip
     list_filter = ("status", ("location", admin.RelatedOnlyFieldListFilter), "slot_date")
@@ -195,9 +211,85 @@ class ShipmentAdmin(admin.ModelAdmin):
     date_hierarchy = "slot_date"
     ordering = ("-slot_date", "slot", "id")
     inlines = (ShipmentLineInline,)
+    actions = ("reroute_selected", "cancel_selected")
+    action_form = ShipmentActionForm
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Shipment._meta.fields]
+        return [field.name for field in Shipment._meta.fields] + ["staff_actions"]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:shipment_id>/reroute/", view(self.reroute_view), name="checkout_shipment_reroute"),
+            path("<int:shipment_id>/cancel/", view(self.cancel_view), name="checkout_shipment_cancel"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="staff actions")
+    def staff_actions(self, shipment: Shipment) -> SafeString | str:
+        return staff_buttons(shipment, back=reverse("admin:checkout_shipment_change", args=[shipment.pk]))
+
+    @admin.action(description="Re-route selected shipments to the next nearest location", permissions=["change"])
+    def reroute_selected(self, request: HttpRequest, queryset) -> None:
+        for shipment_id in queryset.order_by("pk").values_list("pk", flat=True):
+            self._reroute(request, shipment_id)
+
+    @admin.action(description="Cancel selected shipments (give the reason)", permissions=["change"])
+    def cancel_selected(self, request: HttpRequest, queryset) -> None:
+        reason = request.POST.get("reason", "").strip()
+        if not reason:
+            self.message_user(request, "Nothing cancelled: give a reason.", messages.ERROR)
+            return
+        for shipment_id in queryset.order_by("pk").values_list("pk", flat=True):
+            self._cancel(request, shipment_id, reason)
+
+    def reroute_view(self, request: HttpRequest, shipment_id: int) -> HttpResponseRedirect:
+        return self._button(request, shipment_id, lambda: self._reroute(request, shipment_id))
+
+    def cancel_view(self, request: HttpRequest, shipment_id: int) -> HttpResponseRedirect:
+        def cancel() -> None:
+            reason = request.POST.get(f"reason-{shipment_id}", "").strip()
+            if reason:
+                self._cancel(request, shipment_id, reason)
+            else:
+                self.message_user(request, f"Shipment {shipment_id} not cancelled: give a reason.", messages.ERROR)
+
+        return self._button(request, shipment_id, cancel)
+
+    def _button(self, request: HttpRequest, shipment_id: int, act) -> HttpResponseRedirect:
+        """A button's POST (CSRF-checked like the form it sits in): act, then go back."""
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        act()
+        back = request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = reverse("admin:checkout_shipment_change", args=[shipment_id])
+        return HttpResponseRedirect(back)
+
+    def _reroute(self, request: HttpRequest, shipment_id: int) -> None:
+        try:
+            done = shipment_changes.reroute_shipment(shipment_id, staff_user=request.user)
+        except DomainError as exc:
+            self.message_user(request, f"Shipment {shipment_id} not re-routed: {exc.message}", messages.ERROR)
+            return
+        codes = dict(
+            Location.objects.filter(pk__in=[lid for _, lid in done.shipment_locations]).values_list("pk", "code")
+        )
+        placed = ", ".join(f"shipment {sid} from {codes[lid]}" for sid, lid in done.shipment_locations)
+        self.message_user(request, f"Shipment {shipment_id} re-routed: {placed}.", messages.SUCCESS)
+
+    def _cancel(self, request: HttpRequest, shipment_id: int, reason: str) -> None:
+        try:
+            done = shipment_changes.cancel_shipment(shipment_id, reason=reason, staff_user=request.user)
+        except DomainError as exc:
+            self.message_user(request, f"Shipment {shipment_id} not cancelled: {exc.message}", messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Shipment {shipment_id} cancelled; its lines come to {format_yuan(done.refund_due_fen)} after "
+            "discounts, recorded on the order for the refund.",
+            messages.SUCCESS,
+        )
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -215,12 +307,41 @@ class ShipmentAdmin(admin.ModelAdmin):
 
 class ShipmentInline(_ReadOnlyInline):
     model = Shipment
-    fields = ("location", "slot_date", "slot", "status", "distance_m", "dispatched_at", "delivered_at")
+    fields = ("location", "slot_date", "slot", "status", "distance_m", "dispatched_at", "delivered_at",
+              "staff_actions")  # fmt: skip
     readonly_fields = fields
     show_change_link = True
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("location")
+
+    @admin.display(description="staff actions")
+    def staff_actions(self, shipment: Shipment) -> SafeString | str:
+        return staff_buttons(shipment, back=reverse("admin:checkout_order_change", args=[shipment.order_id]))
+
+
+def staff_buttons(shipment: Shipment, *, back: str) -> SafeString | str:
+    """Re-route and Cancel buttons for a shipment that has not left yet. They sit inside
+    the page's own form (so its CSRF token goes along) and post to the shipment admin's
+    views through ``formaction``; the page is all read-only, so nothing else is saved."""
+    if shipment.pk is None or shipment.status not in shipment_changes.CHANGEABLE:
+        return "-"
+    reroute = reverse("admin:checkout_shipment_reroute", args=[shipment.pk])
+    cancel = reverse("admin:checkout_shipment_cancel", args=[shipment.pk])
+    query = urlencode({"next": back})
+    reroute_button = (
+        format_html('<button type="submit" formnovalidate formaction="{}?{}">Re-route</button> ', reroute, query)
+        if shipment.slot != delivery_slots.EXPRESS
+        else ""
+    )
+    return format_html(
+        '{}<input type="text" name="reason-{}" placeholder="reason to cancel" maxlength="200" size="18"> '
+        '<button type="submit" formnovalidate formaction="{}?{}">Cancel</button>',
+        reroute_button,
+        shipment.pk,
+        cancel,
+        query,
+    )
 
 
 DELIVERY_FIELDS = ("city", "delivery_address_display", "slot_date", "slot", "delivered_at", "routing_explanation")

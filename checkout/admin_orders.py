@@ -11,6 +11,7 @@ from django.contrib import admin
 from miniprogram_api.core.money import format_yuan
 
 from .admin_delivery import OrderDeliveryAdminMixin, ShipmentInline
+from .admin_pickup import PickupHandoverAdminMixin
 from .models import Order, OrderEvent, OrderLine, Payment
 
 
@@ -47,7 +48,7 @@ class OrderEventInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(OrderDeliveryAdminMixin, admin.ModelAdmin):
+class OrderAdmin(PickupHandoverAdminMixin, OrderDeliveryAdminMixin, admin.ModelAdmin):
     list_display = ("number", "customer", "channel", "store", "state", "total", "payment_method", "created_at")
     list_filter = ("state", "channel", "payment_method", "store__city", "created_at")
     list_select_related = ("customer", "store")

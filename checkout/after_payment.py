@@ -17,7 +17,7 @@ from miniprogram_api.core import clock
 from promotions import campaigns, packs
 from stores.models import Stock
 
-from . import exitpass, order_states
+from . import exitpass, notifications, order_states, pickup_codes
 from .models import Order, OrderLine
 
 
@@ -84,6 +84,17 @@ def award_campaign_bonuses(*, order_id: int) -> int:
         if Order.Channel.IN_STORE in channels and channels.intersection(ONLINE_CHANNELS):
             granted += campaigns.grant_omnichannel_bonus(campaign_id=window.campaign_id, customer_id=order.customer_id)
     return granted
+
+
+def announce_online_order(*, order_id: int) -> bool:
+    """A paid delivery or pick-up order: a pick-up order gets its code if checkout gave it
+    none, and the shopper the "paid" message (once, ``notifications`` sees to that).
+    False for other channels or states."""
+    order = Order.objects.filter(pk=order_id, state=Order.State.PAID, channel__in=ONLINE_CHANNELS).only("pk").first()
+    if order is None:
+        return False
+    pickup_codes.assign_code(order_id=order_id)
+    return notifications.notify(order_id, "paid") is not None
 
 
 # Orders that were paid, whatever happened after: a refunded first order was still the first.

@@ -31,7 +31,7 @@ from stores.geo import GeoPoint
 from stores.models import City, Location
 from stores.routing import RoutingPlan, route
 
-from . import addresses, carts, delivery_slots, orders, settlement, shipments
+from . import addresses, carts, delivery_slots, orders, pickup_codes, settlement, shipments
 from .baskets import adjustment_dict
 from .delivery_models import Address
 from .models import Order, Payment
@@ -168,6 +168,8 @@ def _cart_into_order(
             ),
         )
         shipments.create_for_order(order=order, plan=plan, slot=slot)
+        if destination.channel == Order.Channel.PICKUP:
+            pickup_codes.assign_code(order_id=order.pk)
         holds.hold_for_order(order_id=order.pk, customer_id=customer_id, priced=priced, now=now)
         carts.clear_cart(cart_id=cart.pk)
         if order.total_fen == 0:

@@ -142,6 +142,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Deployments (or test runs) sharing one Redis keep their messages apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
 if REDIS_URL:
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
     # Longer than any countdown or retry backoff we use, so Redis never redelivers a
@@ -183,6 +185,18 @@ CELERY_BEAT_SCHEDULE = {
     "expire-idle-baskets": {
         "task": "checkout.tasks.expire_idle_baskets",
         "schedule": timedelta(minutes=5),
+    },
+    "redrive-notifications": {
+        "task": "checkout.tasks.redrive_notifications",
+        "schedule": timedelta(minutes=5),
+    },
+    "build-pick-lists": {
+        "task": "checkout.tasks.build_pick_lists",
+        "schedule": timedelta(seconds=env_int("PICK_LISTS_EVERY_SECONDS", 60)),
+    },
+    "dispatch-due-shipments": {
+        "task": "checkout.tasks.dispatch_due_shipments",
+        "schedule": timedelta(seconds=env_int("DISPATCH_EVERY_SECONDS", 60)),
     },
     "expire-coupons": {
         "task": "promotions.tasks.expire_coupons",
@@ -262,6 +276,69 @@ WECHAT_HTTP_TIMEOUT = (float(env("WECHAT_CONNECT_TIMEOUT", "3")), float(env("WEC
 SANDBOX_WECHAT_APPID = env("SANDBOX_WECHAT_APPID", WECHAT_APPID)
 SANDBOX_WECHAT_SECRET = env("SANDBOX_WECHAT_SECRET", WECHAT_SECRET)
 
+# --- WeChat subscribe messages (order notifications) ----------------------------------
+# The server API's access token is cached and fetched anew this long before it expires.
+WECHAT_ACCESS_TOKEN_REFRESH_MARGIN = timedelta(seconds=env_int("WECHAT_ACCESS_TOKEN_REFRESH_MARGIN_SECONDS", 300))
+# Which version of the mini-program a message opens: formal (released), trial or developer.
+WECHAT_MINIPROGRAM_STATE = env("WECHAT_MINIPROGRAM_STATE", "formal" if PRODUCTION else "developer")
+# The mini-program page a message opens, given ?id=<order id>.
+WECHAT_ORDER_PAGE = env("WECHAT_ORDER_PAGE", "pages/order/detail")
+# The subscribe-message templates chosen in the mini-program admin, one per kind of message.
+# Empty: that message is not sent. Outside production they name the sandbox's templates.
+SANDBOX_DEFAULT_WECHAT_TEMPLATES = {
+    "WECHAT_TEMPLATE_ORDER_PAID": "sandbox-tpl-order-paid",
+    "WECHAT_TEMPLATE_ORDER_DISPATCHED": "sandbox-tpl-order-dispatched",
+    "WECHAT_TEMPLATE_ORDER_DELIVERED": "sandbox-tpl-order-delivered",
+    "WECHAT_TEMPLATE_ORDER_READY_FOR_PICKUP": "sandbox-tpl-ready-for-pickup",
+    "WECHAT_TEMPLATE_ORDER_DELIVERY_FAILED": "sandbox-tpl-delivery-failed",
+}
+
+
+def _template(name: str) -> str:
+    return env(name, "" if PRODUCTION else SANDBOX_DEFAULT_WECHAT_TEMPLATES[name])
+
+
+WECHAT_TEMPLATE_ORDER_PAID = _template("WECHAT_TEMPLATE_ORDER_PAID")
+WECHAT_TEMPLATE_ORDER_DISPATCHED = _template("WECHAT_TEMPLATE_ORDER_DISPATCHED")
+WECHAT_TEMPLATE_ORDER_DELIVERED = _template("WECHAT_TEMPLATE_ORDER_DELIVERED")
+WECHAT_TEMPLATE_ORDER_READY_FOR_PICKUP = _template("WECHAT_TEMPLATE_ORDER_READY_FOR_PICKUP")
+WECHAT_TEMPLATE_ORDER_DELIVERY_FAILED = _template("WECHAT_TEMPLATE_ORDER_DELIVERY_FAILED")
+# Which keyword of each template carries which of our values. A template's keywords are
+# fixed by the template picked in the admin (the type is the name without its digits:
+# thing4 is a "thing", at most 20 characters); override as JSON to match other templates,
+# e.g. WECHAT_TEMPLATE_KEYWORDS='{"paid": {"number": "character_string2", ...}}'.
+WECHAT_TEMPLATE_KEYWORDS_DEFAULT = {
+    "paid": {"number": "character_string1", "amount": "amount2", "slot": "time3", "place": "thing4"},
+    "dispatched": {"number": "character_string1", "slot": "time2", "courier": "thing3"},
+    "delivered": {"number": "character_string1", "delivered_at": "time2", "place": "thing3"},
+    "ready_for_pickup": {
+        "number": "character_string1",
+        "store": "thing2",
+        "pickup_code": "character_string3",
+        "slot": "time4",
+    },
+    "delivery_failed": {"number": "character_string1", "reason": "thing2", "next_step": "thing3"},
+}
+_keywords_raw = env("WECHAT_TEMPLATE_KEYWORDS")
+if _keywords_raw:
+    import json
+
+    try:
+        WECHAT_TEMPLATE_KEYWORDS = {**WECHAT_TEMPLATE_KEYWORDS_DEFAULT, **json.loads(_keywords_raw)}
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"WECHAT_TEMPLATE_KEYWORDS is not a JSON object: {exc}") from None
+else:
+    WECHAT_TEMPLATE_KEYWORDS = WECHAT_TEMPLATE_KEYWORDS_DEFAULT
+# The sandbox's WeChat: the templates the mini-program "added" in its admin, each with its
+# keywords (the sandbox checks every message against them, as WeChat does).
+SANDBOX_WECHAT_TEMPLATES = {
+    "sandbox-tpl-order-paid": ["character_string1", "amount2", "time3", "thing4"],
+    "sandbox-tpl-order-dispatched": ["character_string1", "time2", "thing3"],
+    "sandbox-tpl-order-delivered": ["character_string1", "time2", "thing3"],
+    "sandbox-tpl-ready-for-pickup": ["character_string1", "thing2", "character_string3", "time4"],
+    "sandbox-tpl-delivery-failed": ["character_string1", "thing2", "thing3"],
+}
+
 # --- Payments and exit passes ----------------------------------------------------------
 # Locally (sandbox on) every key defaults to one generated once into var/keys, shared with
 # the sandbox that plays WeChat Pay and Alipay. In production each must come from the
@@ -279,6 +356,16 @@ BASKET_IDLE_TIMEOUT = timedelta(minutes=env_int("BASKET_IDLE_MINUTES", 120))
 # Express delivery (within the hour) comes from a store that offers it no farther than this
 # from the address, great-circle, and has the whole cart in stock.
 DELIVERY_EXPRESS_RADIUS_M = env_int("DELIVERY_EXPRESS_RADIUS_M", 5000)
+# Fulfilment (checkout.fulfilment): a shipment is dispatched this long before its slot
+# starts; a failed delivery is tried again in the next slot until this many attempts.
+DISPATCH_LEAD_MINUTES = env_int("DISPATCH_LEAD_MINUTES", 60)
+FAILED_DELIVERY_MAX_ATTEMPTS = env_int("FAILED_DELIVERY_MAX_ATTEMPTS", 2)
+# Who carries deliveries ("local": no rider, for the local run and the tests), and the
+# shared secret its webhook signs events with (refused in production unless set).
+COURIER_PROVIDER = env("COURIER_PROVIDER", "local")
+DEVELOPMENT_COURIER_WEBHOOK_SECRET = "local-courier-webhook-secret"  # noqa: S105 - refused in production
+COURIER_WEBHOOK_SECRET = env("COURIER_WEBHOOK_SECRET", DEVELOPMENT_COURIER_WEBHOOK_SECRET)
+COURIER_WEBHOOK_TOLERANCE = timedelta(seconds=env_int("COURIER_WEBHOOK_TOLERANCE_SECONDS", 300))
 PAYMENT_METHODS = env_list("PAYMENT_METHODS", ["wechat_pay", "alipay"])
 PAYMENT_TIMEOUT = timedelta(minutes=env_int("PAYMENT_TIMEOUT_MINUTES", 15))
 PAYMENT_RECONCILE_AFTER_SECONDS = env_int("PAYMENT_RECONCILE_AFTER_SECONDS", 180)
@@ -383,6 +470,11 @@ if PRODUCTION:
         problems.append("ALLOWED_HOSTS must list the public host names")
     if WECHAT_APPID == SANDBOX_DEFAULT_WECHAT_APPID or WECHAT_SECRET == SANDBOX_DEFAULT_WECHAT_SECRET:
         problems.append("WECHAT_APPID and WECHAT_SECRET must be the mini-program's own")
+    sandbox_templates = [name for name, value in SANDBOX_DEFAULT_WECHAT_TEMPLATES.items() if globals()[name] == value]
+    if sandbox_templates:
+        problems.append(f"{', '.join(sandbox_templates)} must name the mini-program's own templates (or be empty)")
+    if COURIER_WEBHOOK_SECRET == DEVELOPMENT_COURIER_WEBHOOK_SECRET or len(COURIER_WEBHOOK_SECRET) < 32:
+        problems.append("COURIER_WEBHOOK_SECRET must be set to the long random secret shared with the courier provider")
     if "wechat_pay" in PAYMENT_METHODS:
         missing = [
             name

@@ -67,6 +67,14 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _wechat_api_nowhere_by_default(settings):
+    """Messages a test triggers by the way (an order paid, a shipment dispatched) must not
+    reach whatever listens on the default local port; tests that talk to WeChat point
+    ``WECHAT_API_BASE_URL`` at their own sandbox (the ``server`` fixture does)."""
+    settings.WECHAT_API_BASE_URL = "http://127.0.0.1:9"
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache():
     """Throttle counters and cached lookups must not leak between tests."""
     _clear_cache()
@@ -121,6 +129,7 @@ def server(live_server, settings):
     settings.PUBLIC_BASE_URL = url
     settings.WECHATPAY_BASE_URL = f"{url}/sandbox/wechatpay"
     settings.ALIPAY_GATEWAY_URL = f"{url}/sandbox/alipay/gateway.do"
+    settings.WECHAT_API_BASE_URL = f"{url}/sandbox/wechat"
     settings.SANDBOX_NOTIFY_RETRY_DELAYS = []
     settings.PAYMENT_HTTP_RETRY_DELAYS = [0.01]
     return url

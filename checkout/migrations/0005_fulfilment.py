@@ -153,6 +153,14 @@ class Migration(migrations.Migration):
                 ),
                 ("error", models.CharField(blank=True, max_length=200)),
                 ("attempts", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "attempted_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the attempt under way began; another waits until it is stale.",
+                        null=True,
+                    ),
+                ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 ("sent_at", models.DateTimeField(blank=True, null=True)),
                 (

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("miniprogram_api.api.addresses_urls")),
     path("", include("miniprogram_api.api.carts_urls")),
     path("", include("miniprogram_api.api.delivery_urls")),
+    path("", include("miniprogram_api.api.pickup_urls")),
 ]

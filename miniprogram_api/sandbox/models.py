@@ -1,8 +1,10 @@
-"""The sandbox's own records: login codes here, and each provider's trades in its module."""
+"""The sandbox's own records: login codes here; each provider's trades, and WeChat's
+access tokens and subscribe messages, in their modules."""
 
 from django.db import models
 
 from .alipay_models import *  # noqa: F403
+from .wechat_message_models import *  # noqa: F403
 from .wechatpay_models import *  # noqa: F403
 
 

@@ -249,6 +249,8 @@ PUBLIC_ENDPOINTS = {
     "/api/docs": "the schema's docs page is public",
     "/api/payments/wechatpay/notify": "WeChat Pay's notifications are authenticated by their signature",
     "/api/payments/alipay/notify": "Alipay's notifications are authenticated by their signature",
+    # Signed with the shared secret, so no token; tests/api/test_courier_webhook.py checks the 401s.
+    "/api/couriers/v1/events": "the courier provider's events are authenticated by their HMAC signature",
 }
 PLACEHOLDERS = {
     "int": "1",

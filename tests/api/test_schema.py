@@ -50,8 +50,11 @@ def test_schema_generates_valid_without_warnings(tmp_path):
         "/api/gate/v1/keys",
         "/api/gate/v1/offline-events",
         "/api/v1/orders/{order_id}/exit-pass.png",
+        "/api/v1/orders/{order_id}/pickup-code",
+        "/api/v1/orders/{order_id}/pickup-code.png",
         "/api/gate/v1/verify",
         "/api/gate/v1/audits/{audit_id}/resolve",
+        "/api/couriers/v1/events",
     }
     for path, operations in paths.items():
         for method, operation in operations.items():

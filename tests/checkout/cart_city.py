@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from promotions.models import DeliveryFeeRule
 from stores.models import City, Location, Product
 from tests.factories import CityFactory, LocationFactory, LocationPriceFactory, ProductFactory, StockFactory
 
@@ -28,6 +29,9 @@ class CartCity:
 
 
 def make_cart_city() -> CartCity:
+    # The default fee rule comes from a data migration, which a transactional test's flush
+    # removes for the tests after it: make sure it is there.
+    DeliveryFeeRule.objects.get_or_create(city=None, defaults={"fee_fen": 800, "free_from_fen": 16_900})
     city = CityFactory()
     beijing = CityFactory(code="beijing", name="Beijing", latitude="39.904200", longitude="116.407400")
     store = LocationFactory(city=city, code="SH-STORE")
