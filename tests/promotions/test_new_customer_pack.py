@@ -72,7 +72,7 @@ def _pack_coupons(customer) -> list[Coupon]:
 
 
 def test_the_default_pack_is_four_threshold_coupons_worth_88_rmb():
-    pack = CouponPack.objects.get(kind="new_customer")
+    pack = default_pack()
 
     templates = [item.template for item in pack.items.select_related("template").order_by("template__threshold_fen")]
 
