@@ -34,7 +34,7 @@ run: seed
 	@echo "  Sandbox:    POST http://$(HOST):$(PORT)/sandbox/wechat/login-codes {\"shopper\": \"li-na\"} mints a WeChat login code"
 	@echo "  Ctrl-C stops the API, the Celery worker and Celery beat."
 	@echo ""
-	HOST=$(HOST) PORT=$(PORT) exec $(BIN)/honcho --procfile Procfile.dev start
+	HOST=$(HOST) PORT=$(PORT) PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} exec $(BIN)/honcho --procfile Procfile.dev start
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
