@@ -67,6 +67,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _celery_join_not_denied():
+    """Celery keeps "may a result be awaited here" in one process-wide flag that an eager task
+    sets while it runs; one run in a live server's thread at the moment another finishes
+    can leave it set, and a later test's ``.get()`` would then refuse to wait."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
+@pytest.fixture(autouse=True)
 def _wechat_api_nowhere_by_default(settings):
     """Messages a test triggers by the way (an order paid, a shipment dispatched) must not
     reach whatever listens on the default local port; tests that talk to WeChat point

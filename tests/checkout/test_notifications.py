@@ -132,7 +132,7 @@ def test_a_notification_is_sent_once_however_often_notify_and_the_task_run(wecha
 
     first = notifications.notify(order.pk, "dispatched")
     again = notifications.notify(order.pk, "dispatched")
-    outcomes = [tasks.send_notification.delay(first).get() for _ in range(3)]
+    outcomes = [tasks.send_notification.delay(first).get(disable_sync_subtasks=False) for _ in range(3)]
 
     assert again is None
     assert outcomes == ["skipped"] * 3  # the first send ran on commit, inside notify
@@ -238,7 +238,8 @@ def test_wechat_down_is_retried_with_backoff_then_given_up(wechat_down, town, sh
     assert (notification.status, notification.attempts) == ("failed", notifications.MAX_ATTEMPTS)
     assert notification.error.startswith(f"gave up after {notifications.MAX_ATTEMPTS} attempts")
     assert countdowns == [None, 30, 60, 120, 240]  # the send on commit, then four retries
-    assert tasks.send_notification.delay(notification.pk).get() == "skipped"  # no more attempts
+    # No more attempts.
+    assert tasks.send_notification.delay(notification.pk).get(disable_sync_subtasks=False) == "skipped"
 
 
 def test_a_message_sent_once_wechat_is_back(wechat, town, shopper, settings, lost_tasks):
