@@ -7,14 +7,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from .windows import Windowed, window_constraint
+from .windows import Channels, Windowed, window_constraint
 
 
 class FlashSale(Windowed):
-    class Channels(models.TextChoices):
-        BOTH = "both", "In store and delivery"
-        IN_STORE = "in_store", "In store only"
-        DELIVERY = "delivery", "Delivery and pick-up only"
+    Channels = Channels
 
     name = models.CharField(max_length=100)
     channels = models.CharField(max_length=16, choices=Channels.choices, default=Channels.BOTH)

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from .windows import Channels
+
 
 class CouponTemplate(models.Model):
     """A kind of coupon. Shoppers claim it from the offers list when ``claimable``; packs
@@ -23,10 +25,7 @@ class CouponTemplate(models.Model):
         CATEGORIES = "categories", "Categories"
         PRODUCTS = "products", "Products"
 
-    class Channels(models.TextChoices):
-        BOTH = "both", "In store and delivery"
-        IN_STORE = "in_store", "In store only"
-        DELIVERY = "delivery", "Delivery and pick-up only"
+    Channels = Channels
 
     name = models.CharField(max_length=100, help_text="What the shopper sees, e.g. '满99减18'.")
     kind = models.CharField(max_length=16, choices=Kind.choices)

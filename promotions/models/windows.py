@@ -1,9 +1,18 @@
-"""What every time-boxed promotion shares: a window and an on/off switch."""
+"""What promotions share: the channels one serves, and a window with an on/off switch."""
 
 from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+
+
+class Channels(models.TextChoices):
+    """Where a promotion applies: ``in_store`` is scan & pay, ``delivery`` covers delivery and
+    pick-up orders (the pricing engine's ``_serves`` reads them so)."""
+
+    BOTH = "both", "In store and delivery"
+    IN_STORE = "in_store", "In store only"
+    DELIVERY = "delivery", "Delivery and pick-up only"
 
 
 class Windowed(models.Model):
