@@ -13,11 +13,13 @@ from django.db.models import Count
 from miniprogram_api.core.money import format_yuan
 
 from . import (
+    admin_after_payment,  # noqa: F401 - registers the after-payment job screen
     admin_couriers,  # noqa: F401 - registers the courier, pick list and courier event screens
     admin_delivery,  # noqa: F401 - registers the address, cart, slot capacity and shipment screens
     admin_gates,  # noqa: F401 - registers the gate, exit pass and gate event screens
     admin_notifications,  # noqa: F401 - registers the notification screen
     admin_orders,  # noqa: F401 - registers the order and payment screens
+    admin_returns,  # noqa: F401 - registers the return and refund screens
 )
 from .models import Basket, BasketLine
 

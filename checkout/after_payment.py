@@ -1,12 +1,13 @@
-"""What happens once an order is paid, run by a Celery task enqueued on commit.
+"""What happens once an order is paid: the steps ``after_payment_jobs`` runs, from the
+``order_paid`` task or, if that was lost, from the redrive.
 
-Each step is idempotent on its own (a conditional update claims it), so the task may run
-twice — a redelivered message, a retry — and still do its work once.
+Each step is idempotent on its own (a conditional update or a unique row claims its work),
+so a job may run twice — a redelivered message, a redrive racing a late task, a run cut
+short between two steps — and still do each thing once.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 
 from django.db import transaction
@@ -20,6 +21,9 @@ from stores.models import Stock
 from . import exitpass, notifications, order_states, pickup_codes
 from .models import Order, OrderLine
 
+# Orders that were paid, whatever happened after: a refunded first order was still the first.
+EVER_PAID_STATES = (Order.State.PAID, Order.State.PARTIALLY_REFUNDED, Order.State.REFUNDED)
+
 
 def commit_store_stock(*, order_id: int) -> bool:
     """Take what a paid in-store order sold out of the store's stock; False if done before.
@@ -30,8 +34,10 @@ def commit_store_stock(*, order_id: int) -> bool:
     product order, as every stock writer does, so two orders never deadlock.
     """
     with transaction.atomic():
+        # Returned since (the task ran late)? What was sold still left the shelf; the
+        # return puts it back when staff receive it, so the sale is committed regardless.
         claimed = Order.objects.filter(
-            pk=order_id, state=Order.State.PAID, channel=Order.Channel.IN_STORE, stock_committed_at__isnull=True
+            pk=order_id, state__in=EVER_PAID_STATES, channel=Order.Channel.IN_STORE, stock_committed_at__isnull=True
         ).update(stock_committed_at=clock.now())
         if not claimed:
             return False
@@ -88,17 +94,18 @@ def award_campaign_bonuses(*, order_id: int) -> int:
 
 def announce_online_order(*, order_id: int) -> bool:
     """A paid delivery or pick-up order: a pick-up order gets its code if checkout gave it
-    none, and the shopper the "paid" message (once, ``notifications`` sees to that).
-    False for other channels or states."""
-    order = Order.objects.filter(pk=order_id, state=Order.State.PAID, channel__in=ONLINE_CHANNELS).only("pk").first()
+    none, and the shopper the "paid" message (once, ``notifications`` sees to that) unless
+    the work comes more than ``PAID_NOTICE_WITHIN`` after payment (a job that kept failing):
+    such news would only confuse. False for other channels or states."""
+    order = (
+        Order.objects.filter(pk=order_id, state=Order.State.PAID, channel__in=ONLINE_CHANNELS).only("paid_at").first()
+    )
     if order is None:
         return False
     pickup_codes.assign_code(order_id=order_id)
+    if order.paid_at is not None and order.paid_at < clock.now() - notifications.PAID_NOTICE_WITHIN:
+        return False
     return notifications.notify(order_id, "paid") is not None
-
-
-# Orders that were paid, whatever happened after: a refunded first order was still the first.
-EVER_PAID_STATES = (Order.State.PAID, Order.State.PARTIALLY_REFUNDED, Order.State.REFUNDED)
 
 
 def grant_new_customer_pack(*, order_id: int) -> bool:
@@ -107,17 +114,19 @@ def grant_new_customer_pack(*, order_id: int) -> bool:
     First means no other order of theirs that was ever paid (refunded ones count) has an
     earlier ``paid_at``, ties broken by id: so of two first orders paid at once exactly one
     qualifies, whichever task runs first. The goods that count are after discounts. The
-    pack's grant row (one per shopper) is what finally makes it once-only.
+    pack's grant row (one per shopper) is what finally makes it once-only. Buying or
+    topping up a gift card is not shopping: such orders neither earn the pack nor count
+    as an earlier order.
     """
     order = (
-        Order.objects.filter(pk=order_id, state=Order.State.PAID)
+        Order.objects.filter(pk=order_id, state=Order.State.PAID, kind=Order.Kind.GOODS)
         .only("customer_id", "paid_at", "goods_subtotal_fen", "discount_fen")
         .first()
     )
     if order is None or order.paid_at is None:
         return False
     earlier = (
-        Order.objects.filter(customer_id=order.customer_id, state__in=EVER_PAID_STATES)
+        Order.objects.filter(customer_id=order.customer_id, state__in=EVER_PAID_STATES, kind=Order.Kind.GOODS)
         .filter(Q(paid_at__lt=order.paid_at) | Q(paid_at=order.paid_at, pk__lt=order.pk))
         .exists()
     )
@@ -126,26 +135,3 @@ def grant_new_customer_pack(*, order_id: int) -> bool:
     return packs.grant_new_customer_pack(
         customer_id=order.customer_id, order_id=order.pk, goods_fen=order.goods_subtotal_fen - order.discount_fen
     )
-
-
-def redrive(*, older_than: dt.timedelta = dt.timedelta(minutes=2), batch_size: int = 100) -> int:
-    """Run the after-payment work of paid orders it never reached.
-
-    The task is enqueued on commit; if the broker was down at that moment, or the worker
-    died holding it, the work would be lost. This periodic sweep finds paid in-store
-    orders whose stock was never committed and does it (each step claims its own work, so
-    running alongside a late task does nothing twice).
-    """
-    due = Order.objects.filter(
-        state=Order.State.PAID,
-        channel=Order.Channel.IN_STORE,
-        stock_committed_at__isnull=True,
-        paid_at__lt=clock.now() - older_than,
-    ).order_by("pk")
-    done = 0
-    for order_id in due.values_list("pk", flat=True)[:batch_size]:
-        done += commit_store_stock(order_id=order_id)
-        issue_exit_pass(order_id=order_id)
-        award_campaign_bonuses(order_id=order_id)
-        grant_new_customer_pack(order_id=order_id)
-    return done

@@ -31,7 +31,7 @@ from stores.geo import GeoPoint
 from stores.models import City, Location
 from stores.routing import RoutingPlan, route
 
-from . import addresses, carts, delivery_slots, orders, pickup_codes, settlement, shipments
+from . import addresses, carts, delivery_slots, gift_card_tender, orders, pickup_codes, settlement, shipments
 from .baskets import adjustment_dict
 from .delivery_models import Address
 from .models import Order, Payment
@@ -74,9 +74,11 @@ def checkout_cart(
     address_id: int | None = None,
     pickup_store_id: int | None = None,
     coupon_ids: Sequence[int] = (),
+    gift_card_ids: Sequence[int] = (),
 ) -> CheckoutResult:
     """Check out the shopper's cart in ``city_code`` for delivery to ``address_id`` or
-    collection at ``pickup_store_id`` (exactly one) in ``slot`` (a ``delivery_slots`` id)."""
+    collection at ``pickup_store_id`` (exactly one) in ``slot`` (a ``delivery_slots`` id).
+    ``gift_card_ids`` pay first (in that order), ``payment_method`` the rest."""
     if payment_method not in settings.PAYMENT_METHODS:
         raise PaymentMethodUnavailable(details={"available": list(settings.PAYMENT_METHODS)})
     if (address_id is None) == (pickup_store_id is None):
@@ -89,6 +91,7 @@ def checkout_cart(
         address_id=address_id,
         pickup_store_id=pickup_store_id,
         coupon_ids=sorted(set(coupon_ids)),
+        gift_card_ids=list(gift_card_ids),
     )
     payment = Payment.objects.select_related("order__store", "order__customer").filter(order_id=order_id).last()
     params = None if payment is None else payment.client_params or create_at_provider(payment)
@@ -104,6 +107,7 @@ def _cart_into_order(
     address_id: int | None,
     pickup_store_id: int | None,
     coupon_ids: list[int],
+    gift_card_ids: list[int],
 ) -> int:
     with transaction.atomic():
         now = clock.now()
@@ -126,6 +130,8 @@ def _cart_into_order(
             )
             if pending is None:
                 raise EmptyCart()
+            totals = Order.objects.values("gift_card_fen", "total_fen").get(pk=pending)
+            gift_card_tender.check_retry(order_id=pending, card_ids=gift_card_ids, **totals)
             return pending
 
         undeliverable = sorted(line.product.pk for line in lines if line.unavailable_reason in UNDELIVERABLE)
@@ -146,6 +152,9 @@ def _cart_into_order(
         plan = _plan(city=city, destination=destination, slot=slot, lines=lines, now=now)
         shipments.reserve_stock(plan)
         shipments.take_capacity(plan=plan, slot=slot)
+        cards = gift_card_tender.plan_cards(
+            customer_id=customer_id, card_ids=gift_card_ids, total_fen=priced.total_fen, now=now
+        )
         order = orders.create_order(
             customer_id=customer_id,
             channel=destination.channel,
@@ -166,16 +175,17 @@ def _cart_into_order(
                 slot=slot.window,
                 routing=_routing_record(plan=plan, destination=destination, slot=slot),
             ),
+            gift_card_fen=cards.total_fen,
         )
         shipments.create_for_order(order=order, plan=plan, slot=slot)
         if destination.channel == Order.Channel.PICKUP:
             pickup_codes.assign_code(order_id=order.pk)
+        gift_card_tender.hold_cards(cards, order_id=order.pk)
         holds.hold_for_order(order_id=order.pk, customer_id=customer_id, priced=priced, now=now)
         carts.clear_cart(cart_id=cart.pk)
-        if order.total_fen == 0:
-            settlement.settle_without_payment(
-                order_id=order.pk, basket_id=None, data={"source": "promotions_cover_total"}
-            )
+        if order.total_fen == order.gift_card_fen:
+            source = "gift_cards_cover_total" if order.gift_card_fen else "promotions_cover_total"
+            settlement.settle_without_payment(order_id=order.pk, basket_id=None, data={"source": source})
         return order.pk
 
 

@@ -49,6 +49,11 @@ def audit_decision(order: Order, lines) -> tuple[bool, list[str]]:
     return bool(reasons), reasons
 
 
+# A partly returned order still leaves the store with what was kept: it has a pass (the
+# gate sends it to staff for a look). A refunded one has nothing left to carry out.
+PASS_STATES = (Order.State.PAID, Order.State.PARTIALLY_REFUNDED)
+
+
 def issue_exit_pass(*, order_id: int) -> ExitPass:
     """The order's live pass, issued now if it has none. Safe to call twice at once: the
     one-live-pass-per-order constraint lets one caller create it and the other read it."""
@@ -56,7 +61,7 @@ def issue_exit_pass(*, order_id: int) -> ExitPass:
     if live is not None:
         return live
     order = Order.objects.prefetch_related("lines").get(pk=order_id)
-    if order.channel != Order.Channel.IN_STORE or order.state != Order.State.PAID:
+    if order.channel != Order.Channel.IN_STORE or order.state not in PASS_STATES:
         raise ExitPassUnavailable(details={"state": order.state, "channel": order.channel})
     lines = list(order.lines.all())
     audit, reasons = audit_decision(order, lines)
@@ -109,7 +114,7 @@ def exit_pass_for_shopper(*, customer_id: int, order_id: int) -> ExitPass:
     Another shopper's order is not found (404), never forbidden.
     """
     order = order_get(customer_id=customer_id, order_id=order_id)
-    if order.channel != Order.Channel.IN_STORE or order.state != Order.State.PAID:
+    if order.channel != Order.Channel.IN_STORE or order.state not in PASS_STATES:
         raise ExitPassUnavailable(details={"state": order.state, "channel": order.channel})
     live = issue_exit_pass(order_id=order.pk)
     if live.used_at is not None:

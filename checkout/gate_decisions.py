@@ -2,7 +2,8 @@
 
 ``verify`` checks, in this order: the token (signature and key id, validity window with
 ``EXIT_PASS_CLOCK_SKEW``, the gate's store), then the pass row (it exists and is the live
-one), the order (paid), and finally uses the pass with one conditional UPDATE, so two
+one), the order (paid; partially refunded is an audit, see ``_decide``), and finally uses
+the pass with one conditional UPDATE, so two
 gates scanning one pass at the same moment open exactly once. Every decision writes one
 append-only ``GateEvent``; an ``audit`` event is itself the pending audit that staff then
 resolve with ``resolve_audit``.
@@ -23,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from gate_verifier import token as pass_token
-from miniprogram_api.core import clock
+from miniprogram_api.core import clock, metrics
 from miniprogram_api.core.errors import Conflict, NotFound
 
 from . import exit_keys
@@ -36,14 +37,14 @@ AUDIT = GateEvent.Decision.AUDIT
 MESSAGES = {
     "ok": "Paid in full. Thank you for shopping with us.",
     "audit_required": "Please wait: a member of staff will check your basket.",
+    "audit_partially_refunded": "Part of this order was returned: a member of staff will check your basket.",
     "unknown_pass": "This exit pass is not on record; ask staff for help.",
     "superseded": "This exit pass was replaced by a newer one; show the latest pass in the mini-program.",
     "already_used": "This exit pass was already used.",
     "order_not_paid": "This order is not paid yet; finish the payment in the mini-program.",
     "order_closed": "This order was closed without payment.",
     "order_cancelled": "This order was cancelled.",
-    "order_refunded": "This order was refunded.",
-    "order_partially_refunded": "Part of this order was refunded; ask staff for help.",
+    "order_refunded": "This order was returned and refunded.",
     "audit_passed": "Checked by staff. Thank you for shopping with us.",
     "audit_failed": "The basket did not match the order; staff will help you.",
 }
@@ -52,8 +53,9 @@ ORDER_STATE_REASONS = {
     Order.State.CLOSED: "order_closed",
     Order.State.CANCELLED: "order_cancelled",
     Order.State.REFUNDED: "order_refunded",
-    Order.State.PARTIALLY_REFUNDED: "order_partially_refunded",
 }
+# Still paid for what the shopper kept; the pass, though, counts what they bought.
+LEAVING_STATES = (Order.State.PAID, Order.State.PARTIALLY_REFUNDED)
 
 
 class AuditNotFound(NotFound):
@@ -113,7 +115,7 @@ def verify(*, gate: Gate, token: str) -> GateDecision:
     if refusal is not None:
         return _deny(gate, exit_pass, refusal, now)
 
-    decision, reason = (AUDIT, "audit_required") if exit_pass.audit else (OPEN, "ok")
+    decision, reason, audit_reasons = _decide(exit_pass)
     # The use and its event commit together: an audit whose event was lost would leave the
     # shopper with a used pass and nothing for staff to resolve. No savepoint: nothing in
     # here is caught and retried, so a caller's transaction gains nothing from one.
@@ -122,7 +124,7 @@ def verify(*, gate: Gate, token: str) -> GateDecision:
             used_at=now, used_gate=gate
         )
         if used:
-            data = {"audit_reasons": exit_pass.audit_reasons} if exit_pass.audit else {}
+            data = {"audit_reasons": audit_reasons} if decision == AUDIT else {}
             event = _record(gate, exit_pass, decision, reason, data, now)
     if not used:
         # Another gate (or a replaced pass) won the race since the fetch above; read what
@@ -142,10 +144,22 @@ def _passes():
     )  # fmt: skip
 
 
+def _decide(exit_pass: ExitPass) -> tuple[str, str, list[str]]:
+    """Open, or audit: the pass's own audit, or a partially refunded order. A shopper may
+    return some items at the service desk and walk out with the rest, so such a pass still
+    gets them out, but its item count and total are what they bought, not what they
+    carry: staff check the basket against what is left (a refunded order is denied)."""
+    if exit_pass.order.state == Order.State.PARTIALLY_REFUNDED:
+        return AUDIT, "audit_partially_refunded", [*exit_pass.audit_reasons, "partially_refunded"]
+    if exit_pass.audit:
+        return AUDIT, "audit_required", list(exit_pass.audit_reasons)
+    return OPEN, "ok", []
+
+
 def _refusal(exit_pass: ExitPass) -> str | None:
     if exit_pass.superseded_at is not None:
         return "superseded"
-    if exit_pass.order.state != Order.State.PAID:
+    if exit_pass.order.state not in LEAVING_STATES:
         return ORDER_STATE_REASONS.get(exit_pass.order.state, "order_not_paid")
     if exit_pass.used_at is not None:
         return "already_used"
@@ -171,9 +185,11 @@ def _decision(decision: str, reason: str, event: GateEvent, exit_pass: ExitPass 
 def _record(
     gate: Gate, exit_pass: ExitPass | None, decision: str, reason: str, data: dict[str, Any], now: dt.datetime
 ) -> GateEvent:
-    return GateEvent.objects.create(
+    event = GateEvent.objects.create(
         gate=gate, exit_pass=exit_pass, decision=decision, reason=reason, data=data, occurred_at=now
     )
+    metrics.GATE_DECISIONS.labels(decision=decision, reason=reason).inc()
+    return event
 
 
 def _claims_data(claims: pass_token.PassClaims) -> dict[str, Any]:

@@ -86,6 +86,12 @@ class Order(models.Model):
         IN_STORE = "in_store", "In store (scan & pay)"
         DELIVERY = "delivery", "Next-day delivery"
         PICKUP = "pickup", "Store pick-up"
+        ONLINE = "online", "Online (gift cards)"
+
+    class Kind(models.TextChoices):
+        GOODS = "goods", "Goods"
+        GIFT_CARD = "gift_card", "Gift card purchase"
+        GIFT_CARD_TOP_UP = "gift_card_top_up", "Gift card top-up"
 
     class State(models.TextChoices):
         PENDING_PAYMENT = "pending_payment", "Pending payment"
@@ -102,6 +108,7 @@ class Order(models.Model):
     number = models.CharField(max_length=32, unique=True)
     customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
     channel = models.CharField(max_length=16, choices=Channel.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GOODS)
     store = models.ForeignKey("stores.Location", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     basket = models.ForeignKey(Basket, on_delete=models.PROTECT, null=True, blank=True, related_name="orders")
     state = models.CharField(max_length=24, choices=State.choices, default=State.PENDING_PAYMENT)
@@ -111,6 +118,18 @@ class Order(models.Model):
     discount_fen = models.PositiveIntegerField(default=0)
     delivery_fee_fen = models.PositiveIntegerField(default=0)
     total_fen = models.PositiveIntegerField()
+    gift_card_fen = models.PositiveIntegerField(
+        default=0, help_text="What the shopper's gift cards pay of the total; the external payment is the rest."
+    )
+    refunded_fen = models.PositiveIntegerField(default=0, help_text="Refunded so far, every tender together.")
+    gift_card = models.ForeignKey(
+        "promotions.GiftCard",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Gift-card orders: the card issued (once paid) or topped up.",
+    )
     adjustments = models.JSONField(default=list, blank=True, help_text="The pricing engine's explanation.")
     created_at = models.DateTimeField(auto_now_add=True)
     payment_deadline = models.DateTimeField(help_text="Unpaid after this, the order is closed.")
@@ -145,6 +164,12 @@ class Order(models.Model):
                     total_fen=models.F("goods_subtotal_fen") - models.F("discount_fen") + models.F("delivery_fee_fen")
                 ),
                 name="order_total_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(gift_card_fen__lte=models.F("total_fen")), name="order_gift_cards_within_total"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_fen__lte=models.F("total_fen")), name="order_refunds_within_total"
             ),
         ]
 
@@ -298,6 +323,7 @@ class GateEvent(models.Model):
         return f"{self.decision}/{self.reason} at {self.gate_id}"
 
 
+from .after_payment_models import AfterPaymentJob  # noqa: E402
 from .delivery_models import (  # noqa: E402
     Address,
     Cart,
@@ -310,9 +336,11 @@ from .delivery_models import (  # noqa: E402
     ShipmentLine,
     SlotCapacity,
 )
+from .returns_models import Refund, Return, ReturnLine  # noqa: E402
 
 __all__ = [
     "Address",
+    "AfterPaymentJob",
     "Basket",
     "BasketLine",
     "Cart",
@@ -328,6 +356,9 @@ __all__ = [
     "OrderLine",
     "Payment",
     "PickList",
+    "Refund",
+    "Return",
+    "ReturnLine",
     "Shipment",
     "ShipmentLine",
     "SlotCapacity",

@@ -8,12 +8,12 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Sum
 
 from miniprogram_api.core import clock
 from miniprogram_api.core.errors import NotFound
 
-from .models import Order, OrderEvent, OrderLine, Payment, Shipment
+from .models import Order, OrderEvent, OrderLine, Payment, Return, Shipment
 
 
 class OrderNotFound(NotFound):
@@ -69,6 +69,9 @@ def create_order(
     adjustments: list[dict],
     line_keys: Sequence[Hashable] | None = None,
     delivery: DeliveryDetails | None = None,
+    gift_card_fen: int = 0,
+    kind: str = Order.Kind.GOODS,
+    gift_card_id: int | None = None,
 ) -> Order:
     """Write the order, its lines, its pending payment and its first event (in the caller's
     transaction). The amount at the provider is this total, never one a client sent.
@@ -76,7 +79,10 @@ def create_order(
     ``line_keys`` are the keys the pricing engine knew the lines by (basket or cart line
     ids), one per line in order: the adjustments' ``line_id`` are rewritten to the order
     line ids, so the order's explanation (and a refund reading it) names its own lines.
-    ``delivery`` is where and when a delivery or pick-up order goes, and why from where."""
+    ``delivery`` is where and when a delivery or pick-up order goes, and why from where.
+    ``gift_card_fen`` is what the shopper's gift cards pay (held on them by the caller):
+    the external payment is for the rest, and there is none when they cover it all.
+    ``kind``/``gift_card_id`` name a gift-card purchase or top-up and its card."""
     now = clock.now()
     order = Order.objects.create(
         number=new_order_number(),
@@ -90,6 +96,9 @@ def create_order(
         discount_fen=discount_fen,
         delivery_fee_fen=delivery_fee_fen,
         total_fen=total_fen,
+        gift_card_fen=gift_card_fen,
+        kind=kind,
+        gift_card_id=gift_card_id,
         adjustments=[] if line_keys is not None else adjustments,
         payment_deadline=now + settings.PAYMENT_TIMEOUT,
         **(vars(delivery) if delivery is not None else {}),
@@ -101,10 +110,14 @@ def create_order(
             {**adjustment, "line_id": order_line_ids.get(adjustment.get("line_id"))} for adjustment in adjustments
         ]
         Order.objects.filter(pk=order.pk).update(adjustments=order.adjustments)
-    if total_fen > 0:  # nothing to pay (coupons or a prize covered it all): no trade at a provider
-        Payment.objects.create(order=order, provider=payment_method, out_trade_no=order.number, amount_fen=total_fen)
+    external_fen = total_fen - gift_card_fen
+    if external_fen > 0:  # nothing to pay (coupons, a prize or gift cards cover it all): no trade
+        Payment.objects.create(order=order, provider=payment_method, out_trade_no=order.number, amount_fen=external_fen)
     OrderEvent.objects.create(
-        order=order, type="created", to_state=order.state, data={"total_fen": total_fen, "lines": len(lines)}
+        order=order,
+        type="created",
+        to_state=order.state,
+        data={"total_fen": total_fen, "gift_card_fen": gift_card_fen, "lines": len(lines)},
     )
     return order
 
@@ -119,9 +132,16 @@ def _orders_for(customer_id: int) -> QuerySet[Order]:
         Order.objects.filter(customer_id=customer_id)
         .select_related("store", "city")
         .prefetch_related(
-            "lines",
+            # Each line with the units returned so far: a GROUP BY in the same query.
+            Prefetch(
+                "lines",
+                queryset=OrderLine.objects.annotate(returned_quantity=Sum("returned__quantity", default=0)).order_by(
+                    "pk"
+                ),
+            ),
             Prefetch("payments", queryset=Payment.objects.order_by("pk")),
             Prefetch("shipments", queryset=Shipment.objects.select_related("location").order_by("pk")),
+            Prefetch("returns", queryset=Return.objects.order_by("-created_at", "-pk")),
         )
     )
 

@@ -1,7 +1,8 @@
 """The periodic jobs that keep payments honest when notifications do not come.
 
 * ``close_expired_orders``: an order unpaid past its deadline is closed at the provider
-  and here, what it held given back (its coupons, its flash-sale units), and its basket
+  and here, what it held given back (its gift cards' part, its coupons, its flash-sale
+  units, a delivery order's stock and slot), and its basket
   reopened (or released if the shopper already has another).
 * ``reconcile_pending_payments``: a payment still pending some minutes after creation,
   with no notification, is queried at the provider and settled.
@@ -22,7 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from miniprogram_api.core import clock
-from promotions import holds
+from promotions import gift_card_ledger, holds
 
 from . import order_states, settlement, shipments
 from .models import Basket, Order, Payment
@@ -111,8 +112,9 @@ def close_order_locally(*, payment: Payment) -> bool:
             return False
         Payment.objects.filter(pk=payment.pk, state=Payment.State.PENDING).update(state=Payment.State.CLOSED)
         # A delivery order's stock, slot bookings and cart lines first: the lock order of
-        # checkout (cart, stock, slots, then promotions), so the two never deadlock.
+        # checkout (cart, stock, slots, gift cards, then promotions), so the two never deadlock.
         shipments.release_for_order(order_id=payment.order_id)
+        gift_card_ledger.release_for_order(order_id=payment.order_id)
         holds.release_for_order(order_id=payment.order_id, now=clock.now())
         _reopen_basket(basket_id=payment.order.basket_id)
     return True

@@ -11,7 +11,8 @@ a win, re-prices the order:
   share exactly; the delivery fee, if any, stays as it was;
 * the amount at the provider must change, and a trade's amount cannot: the pending
   payment is superseded (closed here) and a new one, ``<order number>R<n>``, is opened for
-  the new total. A total of 0 leaves nothing to pay: the order is paid at once.
+  the new total less what gift cards pay (a total below what the cards hold gives the
+  excess back to them). Nothing left to pay: the order is paid at once.
 
 The provider calls come after the commit, outside any lock: close the old trade (if the
 shopper paid it a moment before, the close fails, the query says paid and settlement pays
@@ -32,7 +33,7 @@ from django.db.models import F
 
 from miniprogram_api.core import clock
 from miniprogram_api.core.errors import Conflict, Unprocessable
-from promotions import raffles
+from promotions import gift_card_ledger, raffles
 from promotions.pricing import RafflePrize, raffle_adjustments
 from stores.selectors import MAX_ID
 
@@ -133,9 +134,16 @@ def _reprice(order: Order, finals: dict[int, int], drawn: raffles.Draw) -> _Repr
     for adjustment in adjustments:
         OrderLine.objects.filter(pk=adjustment.line_key).update(discount_fen=F("discount_fen") + adjustment.amount_fen)
     total_fen = order.total_fen - amount
+    # Gift cards pay first: a prize bringing the total below what they hold gives the
+    # excess back to them, and the external payment is for what is left.
+    gift_card_fen = min(order.gift_card_fen, total_fen)
+    if gift_card_fen < order.gift_card_fen:
+        gift_card_ledger.reduce_hold_for_order(order_id=order.pk, keep_fen=gift_card_fen)
+    external_fen = total_fen - gift_card_fen
     Order.objects.filter(pk=order.pk).update(
         discount_fen=order.discount_fen + amount,
         total_fen=total_fen,
+        gift_card_fen=gift_card_fen,
         adjustments=[*order.adjustments, *(adjustment_dict(adjustment) for adjustment in adjustments)],
     )
     order_states.record_event(
@@ -147,15 +155,19 @@ def _reprice(order: Order, finals: dict[int, int], drawn: raffles.Draw) -> _Repr
             "prize_fen": amount,
             "total_before_fen": order.total_fen,
             "total_fen": total_fen,
+            "gift_card_fen": gift_card_fen,
         },
     )
 
     superseded = list(Payment.objects.filter(order_id=order.pk, state__in=settlement.OPEN_STATES).order_by("pk"))
     new_payment = None
-    if total_fen > 0:
+    if external_fen > 0:
         number = Payment.objects.filter(order_id=order.pk).count()
         new_payment = Payment.objects.create(
-            order=order, provider=order.payment_method, out_trade_no=f"{order.number}R{number}", amount_fen=total_fen
+            order=order,
+            provider=order.payment_method,
+            out_trade_no=f"{order.number}R{number}",
+            amount_fen=external_fen,
         )
     Payment.objects.filter(pk__in=[payment.pk for payment in superseded]).update(state=Payment.State.CLOSED)
     for payment in superseded:

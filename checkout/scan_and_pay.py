@@ -21,7 +21,7 @@ from miniprogram_api.core import clock
 from miniprogram_api.core.errors import Conflict, Unprocessable
 from promotions import holds
 
-from . import baskets, order_states, orders, settlement
+from . import baskets, gift_card_tender, order_states, orders, settlement
 from .errors import BasketNotFound, BasketNotOpen
 from .models import Basket, Order, Payment
 from .payments.base import PaymentProviderError
@@ -72,12 +72,23 @@ class CheckoutResult:
 
 
 def checkout_basket(
-    *, customer_id: int, basket_id: int, payment_method: str, coupon_ids: Sequence[int] = ()
+    *,
+    customer_id: int,
+    basket_id: int,
+    payment_method: str,
+    coupon_ids: Sequence[int] = (),
+    gift_card_ids: Sequence[int] = (),
 ) -> CheckoutResult:
+    """Check the basket out; ``gift_card_ids`` pay first (in that order), ``payment_method``
+    the rest. An order that promotions or gift cards cover entirely is paid at once."""
     if payment_method not in settings.PAYMENT_METHODS:
         raise PaymentMethodUnavailable(details={"available": list(settings.PAYMENT_METHODS)})
     order_id = _freeze_into_order(
-        customer_id=customer_id, basket_id=basket_id, payment_method=payment_method, coupon_ids=coupon_ids
+        customer_id=customer_id,
+        basket_id=basket_id,
+        payment_method=payment_method,
+        coupon_ids=coupon_ids,
+        gift_card_ids=gift_card_ids,
     )
     # The order's latest payment: a raffle win re-prices an unpaid order, closing its first
     # payment and opening another for the new total, so older ones are superseded. An order
@@ -87,10 +98,12 @@ def checkout_basket(
     return CheckoutResult(order=orders.order_get(customer_id=customer_id, order_id=order_id), payment_params=params)
 
 
-def _freeze_into_order(*, customer_id: int, basket_id: int, payment_method: str, coupon_ids: Sequence[int]) -> int:
+def _freeze_into_order(
+    *, customer_id: int, basket_id: int, payment_method: str, coupon_ids: Sequence[int], gift_card_ids: Sequence[int]
+) -> int:
     """Lock the basket, price it with the chosen coupons, write the order, hold what it
-    spends (coupons, flash-sale quota) and freeze the basket: all or nothing. A frozen
-    basket's pending order is returned as it is, holds and all (a retry holds nothing)."""
+    spends (gift cards, coupons, flash-sale quota) and freeze the basket: all or nothing. A
+    frozen basket's pending order is returned as it is, holds and all (a retry holds nothing)."""
     with transaction.atomic():
         basket = (
             Basket.objects.select_for_update().filter(pk=basket_id, customer_id=customer_id).first()
@@ -110,6 +123,12 @@ def _freeze_into_order(*, customer_id: int, basket_id: int, payment_method: str,
             held = orders.coupon_ids_of(pending)
             if held != sorted(set(coupon_ids)):
                 raise BasketAwaitingOtherCoupons(details={"order_id": pending.pk, "coupon_ids": held})
+            gift_card_tender.check_retry(
+                order_id=pending.pk,
+                gift_card_fen=pending.gift_card_fen,
+                total_fen=pending.total_fen,
+                card_ids=gift_card_ids,
+            )
             return pending.pk
         if basket.status != Basket.Status.OPEN:
             raise BasketNotOpen(details={"status": basket.status})
@@ -122,6 +141,9 @@ def _freeze_into_order(*, customer_id: int, basket_id: int, payment_method: str,
         refused = {str(cid): problems[cid] for cid in sorted(coupon_ids) if cid in problems}
         if refused:
             raise CouponNotApplicable(details=refused)
+        cards = gift_card_tender.plan_cards(
+            customer_id=customer_id, card_ids=gift_card_ids, total_fen=snapshot.priced.total_fen, now=now
+        )
         order = orders.create_order(
             customer_id=customer_id,
             channel=Order.Channel.IN_STORE,
@@ -135,15 +157,21 @@ def _freeze_into_order(*, customer_id: int, basket_id: int, payment_method: str,
             total_fen=snapshot.priced.total_fen,
             adjustments=snapshot.adjustments,
             line_keys=snapshot.line_keys,
+            gift_card_fen=cards.total_fen,
         )
+        gift_card_tender.hold_cards(cards, order_id=order.pk)
         holds.hold_for_order(order_id=order.pk, customer_id=customer_id, priced=snapshot.priced, now=now)
         Basket.objects.filter(pk=basket.pk).update(status=Basket.Status.FROZEN)
-        if order.total_fen == 0:
-            # Coupons took it all: no provider takes a 0-fen trade, and nothing is owed.
+        if order.total_fen == order.gift_card_fen:
+            # Coupons or gift cards took it all: no provider takes a 0-fen trade.
             settlement.settle_without_payment(
-                order_id=order.pk, basket_id=basket.pk, data={"source": "promotions_cover_total"}
+                order_id=order.pk, basket_id=basket.pk, data={"source": _covered_by(order)}
             )
         return order.pk
+
+
+def _covered_by(order: Order) -> str:
+    return "gift_cards_cover_total" if order.gift_card_fen else "promotions_cover_total"
 
 
 def create_at_provider(payment: Payment) -> dict[str, Any]:

@@ -15,11 +15,11 @@ from typing import Literal
 
 from django.db import transaction
 
-from miniprogram_api.core import clock
+from miniprogram_api.core import clock, metrics
 from miniprogram_api.core.errors import NotFound, Unprocessable
-from promotions import holds
+from promotions import gift_card_ledger, holds
 
-from . import order_states, orders, shipments
+from . import after_payment_jobs, order_states, orders, shipments
 from .models import Basket, Order, Payment
 from .payments.base import TradeStatus
 
@@ -59,10 +59,13 @@ def apply_trade_status(*, provider: str, status: TradeStatus, source: str) -> Se
         )
         if payment is None:
             logger.warning("%s: %s reported an unknown trade %s", source, provider, status.out_trade_no)
+            metrics.PAYMENT_TRADE_STATUSES.labels(provider=provider, outcome="unknown_trade").inc()
             raise UnknownTrade(details={"out_trade_no": status.out_trade_no})
         mismatch = status.amount_fen is not None and status.amount_fen != payment.amount_fen
         if not mismatch:
-            return _apply(payment, status, source)
+            settled = _apply(payment, status, source)
+            metrics.PAYMENT_TRADE_STATUSES.labels(provider=provider, outcome=settled.outcome).inc()
+            return settled
     # Outside the transaction, so the record of the refusal is kept while nothing else is.
     logger.error(
         "%s: amount mismatch on %s: provider %s fen, ours %s fen",
@@ -76,6 +79,7 @@ def apply_trade_status(*, provider: str, status: TradeStatus, source: str) -> Se
         event="payment_amount_mismatch",
         data={"source": source, "provider_amount_fen": status.amount_fen, "amount_fen": payment.amount_fen},
     )
+    metrics.PAYMENT_TRADE_STATUSES.labels(provider=provider, outcome="amount_mismatch").inc()
     raise AmountMismatch(details={"out_trade_no": status.out_trade_no})
 
 
@@ -108,8 +112,13 @@ def _mark_paid(payment: Payment, status: TradeStatus, source: str) -> None:
         logger.warning("order %s was paid after it had been closed", order.number)
         moved = True
     if moved:
+        _capture_gift_cards(order)
         _confirm_holds(order, now=paid_at)
         shipments.mark_paid(order_id=order.pk)
+        if order.kind != Order.Kind.GOODS:
+            from . import gift_card_orders  # issues or tops up the card, in this transaction
+
+            gift_card_orders.on_paid(order_id=order.pk)
         _enqueue_after_payment(order.pk)
     _check_out_basket(order.basket_id)
     _flag_extra_payment(payment, order_id=order.pk, paid_the_order=moved)
@@ -122,11 +131,27 @@ def settle_without_payment(*, order_id: int, basket_id: int | None, data: dict) 
         order_id=order_id, from_state=Order.State.PENDING_PAYMENT, to_state=Order.State.PAID, event="paid", data=data
     )
     if moved:
+        gift_card_ledger.capture_for_order(order_id=order_id)
         holds.confirm_for_order(order_id=order_id, now=clock.now())
         shipments.mark_paid(order_id=order_id)
         _enqueue_after_payment(order_id)
         _check_out_basket(basket_id)
     return moved
+
+
+def _capture_gift_cards(order: Order) -> None:
+    """What the order's gift cards hold for it is spent. After a late payment the holds had
+    been released: what the cards paid is taken again as far as their balances allow, and
+    staff get a ``gift_cards_not_retaken`` event with the fen the shopper still owes (the
+    external payment alone does not cover the order)."""
+    if order.gift_card_fen == 0:
+        return
+    if gift_card_ledger.capture_for_order(order_id=order.pk):
+        return
+    missing = gift_card_ledger.retake_for_order(order_id=order.pk, wanted=gift_card_ledger.released_for_order(order.pk))
+    if missing:
+        logger.warning("order %s: paid late, %s fen of gift cards could not be taken back", order.number, missing)
+        order_states.record_event(order_id=order.pk, event="gift_cards_not_retaken", data={"missing_fen": missing})
 
 
 def _confirm_holds(order: Order, *, now: dt.datetime) -> None:
@@ -148,9 +173,9 @@ def _confirm_holds(order: Order, *, now: dt.datetime) -> None:
 
 
 def _enqueue_after_payment(order_id: int) -> None:
-    from .tasks import order_paid
-
-    transaction.on_commit(lambda: order_paid.delay(order_id))
+    """The after-payment work is recorded in this transaction (its outbox row) and enqueued
+    when it commits; the redrive runs it if the message never arrives."""
+    after_payment_jobs.record(order_id=order_id)
 
 
 def _check_out_basket(basket_id: int | None) -> None:

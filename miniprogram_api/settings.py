@@ -8,6 +8,7 @@ that would be unsafe in front of shoppers.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -71,8 +72,12 @@ INSTALLED_APPS = [
 ]
 if SANDBOX_ENABLED:
     INSTALLED_APPS.append("miniprogram_api.sandbox")
+    INSTALLED_APPS.append("miniprogram_api.demo")  # the demo pages: templates and static files
 
 MIDDLEWARE = [
+    "miniprogram_api.request_context.RequestIdMiddleware",
+    # Times everything below; answers /metrics itself, before the host check and redirect.
+    "miniprogram_api.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "miniprogram_api.api.errors.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -117,7 +122,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 else:
+    # A persistent connection (CONN_MAX_AGE) is checked before each request reuses it, so
+    # after a database restart the first request reconnects instead of failing.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Without it a connection to a database that does not answer (a dead host, a dropped
+    # route) waits for the kernel's TCP timeout, minutes, holding a web worker; with it the
+    # request fails fast with 503 database_unavailable.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
 
 # --- Cache, Redis and Celery ----------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
@@ -131,9 +142,14 @@ if REDIS_URL:
             "OPTIONS": {
                 "SOCKET_CONNECT_TIMEOUT": 2,
                 "SOCKET_TIMEOUT": 2,
+                # Redis down is a cache miss, not an error: reads find nothing, writes are
+                # dropped, throttles let requests through (see api/throttling.py), so scan
+                # & pay keeps working through a Redis outage. Each ignored error is logged.
+                "IGNORE_EXCEPTIONS": True,
             },
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "mp"}}
 
@@ -141,6 +157,8 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Workers log through LOGGING below (request ids, JSON in production), not Celery's own setup.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Deployments (or test runs) sharing one Redis keep their messages apart by queue name.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
@@ -148,7 +166,29 @@ if REDIS_URL:
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
     # Longer than any countdown or retry backoff we use, so Redis never redelivers a
     # message that a worker is still legitimately holding.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # What workers took and have not acknowledged is kept per queue as well, so a worker
+        # restoring a dead worker's messages restores only its own deployment's (kombu keeps
+        # one set per Redis database otherwise).
+        "unacked_key": f"{CELERY_TASK_DEFAULT_QUEUE}:unacked",
+        "unacked_index_key": f"{CELERY_TASK_DEFAULT_QUEUE}:unacked_index",
+        "unacked_mutex_key": f"{CELERY_TASK_DEFAULT_QUEUE}:unacked_mutex",
+        # Without these a Redis that accepts connections but does not answer (frozen,
+        # failing over) blocks a publish forever: a payment notification enqueueing its
+        # order_paid task would hold its web worker until gunicorn kills it. With them the
+        # publish fails in seconds and the redrive does the work (docs/operations.md).
+        "socket_timeout": 2,
+        "socket_connect_timeout": 2,
+    }
+    # One retry (a pooled connection Redis dropped is replaced at once), not Celery's three:
+    # a publish to a Redis that does not answer gives up after about 6 s instead of 10.
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
+    }
 else:
     _broker_dir = VAR_DIR / "celery-broker"
     for _sub in ("queue", "processed", "control"):
@@ -172,7 +212,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "redrive-after-payment": {
         "task": "checkout.tasks.redrive_after_payment",
-        "schedule": timedelta(minutes=5),
+        "schedule": timedelta(seconds=env_int("AFTER_PAYMENT_REDRIVE_EVERY_SECONDS", 60)),
     },
     "close-expired-orders": {
         "task": "checkout.tasks.close_expired_orders",
@@ -201,6 +241,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-coupons": {
         "task": "promotions.tasks.expire_coupons",
         "schedule": timedelta(minutes=15),
+    },
+    "poll-refunds": {
+        "task": "checkout.tasks.poll_refunds",
+        "schedule": timedelta(seconds=env_int("REFUND_POLL_EVERY_SECONDS", 60)),
     },
 }
 
@@ -255,6 +299,13 @@ SPECTACULAR_SETTINGS = {
         "CouponKindEnum": "promotions.models.CouponTemplate.Kind",
         "CouponStatusEnum": "promotions.models.Coupon.Status",
         "BasketStatusEnum": ["open", "frozen", "checked_out", "expired", "released"],
+        "GiftCardStatusEnum": ["active", "frozen"],
+        "GiftCardTransactionKindEnum": ["issue", "top_up", "hold", "capture", "release", "refund", "transfer"],
+        "GiftCardSharingStateEnum": ["none", "offered"],
+        # A return's refund_state and a refund's state would both be named RefundStateEnum,
+        # and one would silently take the other's values.
+        "ReturnRefundStateEnum": "checkout.returns_models.Return.RefundState",
+        "RefundStateEnum": "checkout.returns_models.Refund.State",
     },
 }
 
@@ -369,6 +420,16 @@ COURIER_WEBHOOK_TOLERANCE = timedelta(seconds=env_int("COURIER_WEBHOOK_TOLERANCE
 PAYMENT_METHODS = env_list("PAYMENT_METHODS", ["wechat_pay", "alipay"])
 PAYMENT_TIMEOUT = timedelta(minutes=env_int("PAYMENT_TIMEOUT_MINUTES", 15))
 PAYMENT_RECONCILE_AFTER_SECONDS = env_int("PAYMENT_RECONCILE_AFTER_SECONDS", 180)
+# After payment (checkout/after_payment_jobs.py): a paid order's work not done this long after
+# payment is run by the redrive; whoever runs it holds it this long (keep it under
+# CELERY_VISIBILITY_TIMEOUT, so the redrive, not a redelivery, picks up after a dead worker).
+AFTER_PAYMENT_REDRIVE_AFTER_SECONDS = env_int("AFTER_PAYMENT_REDRIVE_AFTER_SECONDS", 60)
+AFTER_PAYMENT_LEASE_SECONDS = env_int("AFTER_PAYMENT_LEASE_SECONDS", 300)
+# Returns: the no-questions period, from delivery (online orders) or payment (in store).
+RETURN_WINDOW_DAYS = env_int("RETURN_WINDOW_DAYS", 14)
+# A refund not yet accepted by its provider is sent again, and one still processing is
+# queried, when its last attempt is this old (also the lease of a worker sending it).
+REFUND_POLL_AFTER_SECONDS = env_int("REFUND_POLL_AFTER_SECONDS", 30)
 PAYMENT_HTTP_TIMEOUT = (float(env("PAYMENT_CONNECT_TIMEOUT", "3")), float(env("PAYMENT_READ_TIMEOUT", "10")))
 WECHATPAY_MCHID = env("WECHATPAY_MCHID", "1900000001" if SANDBOX_ENABLED else "")
 WECHATPAY_PRIVATE_KEY_PATH = env("WECHATPAY_PRIVATE_KEY_PATH", str(KEYS_DIR / "wechatpay_merchant_private.pem"))
@@ -407,11 +468,24 @@ EXIT_AUDIT_TOTAL_ABOVE_FEN = env_int("EXIT_AUDIT_TOTAL_ABOVE_FEN", 100_000)
 EXIT_AUDIT_WEIGHED_LINES_AT_LEAST = env_int("EXIT_AUDIT_WEIGHED_LINES_AT_LEAST", 5)
 EXIT_AUDIT_AGE_RESTRICTED = env_bool("EXIT_AUDIT_AGE_RESTRICTED", True)
 
+# --- Gift cards -------------------------------------------------------------------------
+# A card is bought for an active denomination (admin) or a custom amount from this many fen
+# up to the 100,000 fen cap; a share link works this long; the page a share card opens.
+GIFT_CARD_CUSTOM_MIN_FEN = env_int("GIFT_CARD_CUSTOM_MIN_FEN", 1000)
+GIFT_CARD_SHARE_TTL = timedelta(hours=env_int("GIFT_CARD_SHARE_TTL_HOURS", 24))
+GIFT_CARD_CLAIM_PAGE = env("GIFT_CARD_CLAIM_PAGE", "pages/gift-card/claim")
+
 # The sandbox's side: the platforms' private keys and what the merchant "uploaded" to them.
 SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH = str(KEYS_DIR / "wechatpay_platform_private.pem")
 SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH = str(KEYS_DIR / "wechatpay_merchant_public.pem")
 SANDBOX_ALIPAY_PLATFORM_PRIVATE_KEY_PATH = str(KEYS_DIR / "alipay_platform_private.pem")
 SANDBOX_ALIPAY_APP_PUBLIC_KEY_PATH = str(KEYS_DIR / "alipay_app_public.pem")
+# Sandbox refunds: a WeChat Pay refund stays PROCESSING this many seconds (a float), then
+# succeeds and is notified; negative keeps it PROCESSING until completed by hand
+# (POST /sandbox/refunds/{out_refund_no}/complete). Alipay refunds succeed at once and are
+# then notified at the payment's notify_url, unless SANDBOX_ALIPAY_REFUND_NOTIFY is off.
+SANDBOX_REFUND_SECONDS = float(env("SANDBOX_REFUND_SECONDS", "1"))
+SANDBOX_ALIPAY_REFUND_NOTIFY = env_bool("SANDBOX_ALIPAY_REFUND_NOTIFY", True)
 
 # --- Catalogue ------------------------------------------------------------------------
 NEW_PRODUCT_DAYS = env_int("NEW_PRODUCT_DAYS", 30)
@@ -442,12 +516,33 @@ if _layouts_raw:
 else:
     STORE_BARCODE_LAYOUTS = STORE_BARCODE_LAYOUTS_DEFAULT
 
+# --- Metrics (GET /metrics, see miniprogram_api/metrics.py) ----------------------------
+# Who may scrape: peers in these addresses or networks (e.g. 10.0.0.0/8), or anyone with
+# "Authorization: Bearer <METRICS_TOKEN>" when that is set.
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+METRICS_TOKEN = env("METRICS_TOKEN")
+for _entry in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_entry!r} is not an address or network") from None
+
 # --- Logging --------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request": {"()": "miniprogram_api.request_context.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "miniprogram_api.request_context.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env("LOG_FORMAT", "json" if PRODUCTION else "plain"),
+            "filters": ["request"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -473,6 +568,8 @@ if PRODUCTION:
     sandbox_templates = [name for name, value in SANDBOX_DEFAULT_WECHAT_TEMPLATES.items() if globals()[name] == value]
     if sandbox_templates:
         problems.append(f"{', '.join(sandbox_templates)} must name the mini-program's own templates (or be empty)")
+    if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+        problems.append("METRICS_TOKEN must be at least 32 random characters (or unset)")
     if COURIER_WEBHOOK_SECRET == DEVELOPMENT_COURIER_WEBHOOK_SECRET or len(COURIER_WEBHOOK_SECRET) < 32:
         problems.append("COURIER_WEBHOOK_SECRET must be set to the long random secret shared with the courier provider")
     if "wechat_pay" in PAYMENT_METHODS:

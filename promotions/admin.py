@@ -3,4 +3,4 @@
 Importing the modules registers their screens with the admin site.
 """
 
-from . import admin_campaigns, admin_coupons, admin_deals, admin_raffles  # noqa: F401
+from . import admin_campaigns, admin_coupons, admin_deals, admin_gift_cards, admin_raffles  # noqa: F401

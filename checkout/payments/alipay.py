@@ -24,6 +24,18 @@ Choices worth knowing:
 * **Close** is idempotent: a trade already closed, or one Alipay never created (nothing
   the shopper could pay), counts as closed. A paid trade cannot be closed: that is a
   ``PaymentProviderError`` with ``trade_state: "paid"`` in its details.
+* **Refunds.** ``alipay.trade.refund`` is synchronous: ``fund_change`` "Y" means this
+  request moved money (succeeded). "N" means it did not, either because the same
+  ``out_request_no`` was already refunded (a retry) or because Alipay has not done it
+  yet; only ``alipay.trade.fastpay.refund.query`` tells which, so we ask it. The answer's
+  ``refund_fee`` is the trade's *cumulative* refunded amount, never this refund's, so the
+  ``RefundStatus`` carries the amount we asked for (or the query's ``refund_amount``).
+  A query without ``refund_status`` "REFUND_SUCCESS" means Alipay has no such refund or
+  has not finished it: ``processing``, to be asked again. ``alipay.trade.refund`` takes no
+  ``notify_url``: Alipay notifies a refund at the payment's ``notify_url``, as a
+  ``trade_status_sync`` carrying ``out_biz_no`` (our ``out_request_no``), ``refund_fee``
+  and ``gmt_refund``; those are read as a ``RefundStatus`` without an amount (the
+  notification only knows the cumulative one).
 * **Logs** name the method, ``out_trade_no`` and Alipay's codes, never keys, signatures
   or bodies.
 """
@@ -46,12 +58,22 @@ from django.conf import settings
 from miniprogram_api.core import clock
 
 from . import alipay_signing as signing
-from .base import CreatedPayment, InvalidNotification, PaymentProviderError, PaymentProviderUnavailable, TradeStatus
+from .base import (
+    CreatedPayment,
+    InvalidNotification,
+    PaymentProviderError,
+    PaymentProviderUnavailable,
+    RefundStatus,
+    TradeStatus,
+)
 
 logger = logging.getLogger(__name__)
 
 ALIPAY_TZ = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+MILLIS_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # a notification's gmt_refund: "2015-04-28 15:45:57.320"
+REFUND_REASON_MAX_CHARS = 256
+REFUND_SUCCESS = "REFUND_SUCCESS"
 PRODUCT_CODE = "JSAPI_PAY"
 
 CODE_SUCCESS = "10000"
@@ -165,9 +187,75 @@ class Alipay:
                 details={**exc.details, "trade_state": state},
             ) from None
 
-    def parse_notification(self, *, headers: Mapping[str, str], body: bytes) -> TradeStatus:
+    def refund(
+        self,
+        *,
+        out_trade_no: str,
+        out_refund_no: str,
+        refund_fen: int,
+        total_fen: int,
+        reason: str,
+        notify_url: str,
+    ) -> RefundStatus:
+        """``alipay.trade.refund`` with ``out_request_no`` = ``out_refund_no``. ``total_fen`` and
+        ``notify_url`` are not Alipay's parameters (it knows the trade; it notifies at the
+        payment's ``notify_url``); ``total_fen`` only guards the request."""
+        if isinstance(refund_fen, bool) or not isinstance(refund_fen, int) or not 0 < refund_fen <= total_fen:
+            raise ValueError("refund_fen must be a whole number of fen in (0, total_fen]")
+        biz = {
+            "out_trade_no": out_trade_no,
+            "refund_amount": signing.fen_to_yuan(refund_fen),
+            "out_request_no": out_refund_no,
+        }
+        if reason:
+            biz["refund_reason"] = reason[:REFUND_REASON_MAX_CHARS]
+        result = self._call("alipay.trade.refund", biz, out_trade_no=out_trade_no)
+        if result.get("out_trade_no") != out_trade_no:
+            logger.error("alipay.trade.refund %s: success about another trade", out_trade_no)
+            raise PaymentProviderError("Alipay answered about another trade.")
+        fund_change = result.get("fund_change")
+        if fund_change == "Y":
+            try:
+                succeeded_at = parse_time(result["gmt_refund_pay"]) if result.get("gmt_refund_pay") else None
+                signing.yuan_to_fen(result.get("refund_fee"))  # the cumulative amount: must be readable
+            except (TypeError, ValueError):
+                logger.error("alipay.trade.refund %s: unusable success", out_trade_no)
+                raise PaymentProviderError("Alipay answered with a refund we cannot read.") from None
+            return RefundStatus(
+                out_trade_no=out_trade_no,
+                out_refund_no=out_refund_no,
+                state="succeeded",
+                amount_fen=refund_fen,
+                succeeded_at=succeeded_at,
+                raw=dict(result),
+            )
+        logger.info("alipay.trade.refund %s: fund_change=%s, asking the refund query", out_trade_no, fund_change)
+        status = self.query_refund(out_trade_no=out_trade_no, out_refund_no=out_refund_no)
+        if status.state == "succeeded":
+            return status
+        return RefundStatus(
+            out_trade_no=out_trade_no,
+            out_refund_no=out_refund_no,
+            state="processing",
+            amount_fen=refund_fen,
+            raw=dict(result),
+        )
+
+    def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundStatus:
+        """``alipay.trade.fastpay.refund.query``: succeeded only with ``refund_status``
+        REFUND_SUCCESS; anything else (no such refund, not done yet) is ``processing``."""
+        biz = {"out_trade_no": out_trade_no, "out_request_no": out_refund_no, "query_options": ["gmt_refund_pay"]}
+        result = self._call("alipay.trade.fastpay.refund.query", biz, out_trade_no=out_trade_no)
+        try:
+            return _refund_status(result, out_trade_no=out_trade_no, out_refund_no=out_refund_no)
+        except ValueError as exc:
+            logger.error("alipay.trade.fastpay.refund.query %s: unusable answer: %s", out_trade_no, exc)
+            raise PaymentProviderError("Alipay answered with a refund we cannot read.") from None
+
+    def parse_notification(self, *, headers: Mapping[str, str], body: bytes) -> TradeStatus | RefundStatus:
         """Verify an asynchronous notification (form-encoded, RSA2 over the sorted fields
-        without ``sign`` and ``sign_type``); any doubt is ``InvalidNotification``."""
+        without ``sign`` and ``sign_type``): a payment's (``TradeStatus``) or a refund's
+        (``RefundStatus``); any doubt is ``InvalidNotification``."""
         try:
             return self._parse_notification(body)
         except InvalidNotification:
@@ -178,7 +266,7 @@ class Alipay:
 
     # --- Notifications ----------------------------------------------------------------
 
-    def _parse_notification(self, body: bytes) -> TradeStatus:
+    def _parse_notification(self, body: bytes) -> TradeStatus | RefundStatus:
         if not isinstance(body, bytes | bytearray) or not body:
             raise InvalidNotification("The notification is empty.")
         pairs = urllib.parse.parse_qsl(
@@ -206,6 +294,11 @@ class Alipay:
         if not out_trade_no:
             raise InvalidNotification("The notification names no trade.")
         verified = {k: v for k, v in params.items() if k != "sign"}
+        if verified.get("out_biz_no") and verified.get("refund_fee"):
+            try:
+                return _refund_notification(verified, out_trade_no=out_trade_no)
+            except ValueError as exc:
+                raise InvalidNotification(f"The refund notification's content is not usable: {exc}") from None
         try:
             return _trade_status(verified, out_trade_no=out_trade_no, paid_at_field="gmt_payment")
         except ValueError as exc:
@@ -324,6 +417,56 @@ def format_time(moment: dt.datetime) -> str:
 
 def parse_time(value: str) -> dt.datetime:
     return dt.datetime.strptime(value, TIME_FORMAT).replace(tzinfo=ALIPAY_TZ)
+
+
+def parse_refund_time(value: str) -> dt.datetime:
+    """``gmt_refund`` comes with milliseconds in notifications, without in some answers."""
+    for time_format in (MILLIS_TIME_FORMAT, TIME_FORMAT):
+        try:
+            return dt.datetime.strptime(value, time_format).replace(tzinfo=ALIPAY_TZ)
+        except ValueError:
+            continue
+    raise ValueError("not an Alipay time")
+
+
+def _refund_status(fields: Mapping[str, Any], *, out_trade_no: str, out_refund_no: str) -> RefundStatus:
+    """A ``RefundStatus`` from a verified refund query answer; ``ValueError`` if it names
+    another trade or refund, or its amount or time is not what Alipay sends."""
+    if fields.get("out_trade_no", out_trade_no) != out_trade_no:
+        raise ValueError("the answer is about another trade")
+    if fields.get("out_request_no", out_refund_no) != out_refund_no:
+        raise ValueError("the answer is about another refund")
+    if fields.get("refund_status") != REFUND_SUCCESS:
+        return RefundStatus(
+            out_trade_no=out_trade_no, out_refund_no=out_refund_no, state="processing", raw=dict(fields)
+        )
+    refunded_at = fields.get("gmt_refund_pay")
+    if refunded_at is not None and not isinstance(refunded_at, str):
+        raise ValueError("gmt_refund_pay is not a time")
+    return RefundStatus(
+        out_trade_no=out_trade_no,
+        out_refund_no=out_refund_no,
+        state="succeeded",
+        amount_fen=signing.yuan_to_fen(fields.get("refund_amount")),
+        succeeded_at=parse_refund_time(refunded_at) if refunded_at else None,
+        raw=dict(fields),
+    )
+
+
+def _refund_notification(fields: Mapping[str, str], *, out_trade_no: str) -> RefundStatus:
+    """The ``trade_status_sync`` Alipay sends after a refund: ``out_biz_no`` names the
+    refund; ``refund_fee`` is the trade's cumulative refund, so no amount is claimed."""
+    if fields.get("trade_status") not in ("TRADE_SUCCESS", "TRADE_CLOSED"):
+        raise ValueError("a refund of a trade that is neither paid nor closed")
+    signing.yuan_to_fen(fields.get("refund_fee"))
+    refunded_at = parse_refund_time(fields["gmt_refund"]) if fields.get("gmt_refund") else None
+    return RefundStatus(
+        out_trade_no=out_trade_no,
+        out_refund_no=fields["out_biz_no"],
+        state="succeeded",
+        succeeded_at=refunded_at,
+        raw=dict(fields),
+    )
 
 
 def _trade_status(fields: Mapping[str, Any], *, out_trade_no: str, paid_at_field: str) -> TradeStatus:

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 from miniprogram_api.core.errors import InvalidInput, UpstreamError, UpstreamUnavailable
 
 TradeState = Literal["pending", "paid", "closed", "failed"]
+RefundState = Literal["processing", "succeeded", "failed"]
 
 
 class PaymentProviderUnavailable(UpstreamUnavailable):
@@ -59,6 +60,21 @@ class TradeStatus:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RefundStatus:
+    """A refund as the provider sees it: from the refund call's answer, a refund query or a
+    verified refund notification. ``failed`` is final (WeChat's CLOSED/ABNORMAL, Alipay's
+    refusal): the money did not go back and staff must act."""
+
+    out_trade_no: str
+    out_refund_no: str
+    state: RefundState
+    amount_fen: int | None = None
+    provider_refund_id: str = ""
+    succeeded_at: dt.datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
 class PaymentProvider(Protocol):
     name: str
 
@@ -77,6 +93,31 @@ class PaymentProvider(Protocol):
 
     def close(self, *, out_trade_no: str) -> None: ...
 
-    def parse_notification(self, *, headers: Mapping[str, str], body: bytes) -> TradeStatus:
-        """Verify (and decrypt) a notification; raise ``InvalidNotification`` if it does not check out."""
+    def parse_notification(self, *, headers: Mapping[str, str], body: bytes) -> TradeStatus | RefundStatus:
+        """Verify (and decrypt) a notification, of a payment or of a refund; raise
+        ``InvalidNotification`` if it does not check out."""
+        ...
+
+    def refund(
+        self,
+        *,
+        out_trade_no: str,
+        out_refund_no: str,
+        refund_fen: int,
+        total_fen: int,
+        reason: str,
+        notify_url: str,
+    ) -> RefundStatus:
+        """Ask for ``refund_fen`` of the paid trade ``out_trade_no`` (of ``total_fen``) back.
+        Idempotent by ``out_refund_no``: asking again returns the same refund. The answer's
+        ``amount_fen`` is this refund's (never a provider's cumulative figure). A refusal
+        (more than remains, an unpaid trade...) is ``PaymentProviderError`` with the
+        provider's ``provider_code``; no answer is ``PaymentProviderUnavailable``."""
+        ...
+
+    def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundStatus:
+        """The refund as the provider sees it now. A refund the provider does not know is
+        WeChat Pay's ``PaymentProviderError`` RESOURCE_NOT_EXISTS but Alipay's ``processing``
+        (its query cannot tell "not received" from "not done"): for both, sending the
+        refund again with the same ``out_refund_no`` is safe."""
         ...

@@ -11,10 +11,17 @@ sandbox at ``/sandbox/wechatpay``, or a forward proxy). Path segments are percen
 per RFC 3986 (everything but unreserved characters) before signing, and sent as signed.
 
 Retries: only failures to connect are retried (twice, with a short backoff). That is safe
-even when a request may have reached WeChat Pay, because every call here is idempotent by
-``out_trade_no``: creating again with identical parameters returns the same prepay_id,
-querying only reads, and closing a closed order answers 204 again. Read timeouts are not
-retried, so a shopper waits at most one read timeout; the caller may retry the whole step.
+even when a request may have reached WeChat Pay, because every call here is idempotent:
+creating again with identical parameters returns the same prepay_id, querying only reads,
+closing a closed order answers 204 again, and a refund asked again with the same
+``out_refund_no`` and amount is the same refund ("同一退款单号多次请求只退一笔"). Read
+timeouts are not retried, so a shopper waits at most one read timeout; the caller may
+retry the whole step.
+
+Refunds (``/v3/refund/domestic/refunds``) are accepted as PROCESSING and finish later;
+the result comes by a refund notification (``original_type`` "refund", decrypted like a
+payment's) or by querying the refund. WeChat's ABNORMAL (the money could not reach the
+shopper's card) and CLOSED both need staff, so both are ``failed`` here.
 
 Signature timestamps (ours and WeChat's) are checked against the real wall clock, not
 ``core.clock``: WeChat Pay compares them with its own clock, so a test that moves business
@@ -44,6 +51,8 @@ from .base import (
     InvalidNotification,
     PaymentProviderError,
     PaymentProviderUnavailable,
+    RefundState,
+    RefundStatus,
     TradeState,
     TradeStatus,
 )
@@ -53,6 +62,7 @@ logger = logging.getLogger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 USER_AGENT = "miniprogram-backend-wechatpay/1.0"
 DESCRIPTION_MAX_CHARS = 127  # WeChat Pay's limit for ``description``
+REASON_MAX_BYTES = 80  # a refund's ``reason``: "不可超过80个字节"
 DEFAULT_RETRY_DELAYS = (0.2, 0.5)
 
 # WeChat Pay's trade_state -> ours. REFUND means it was paid and then (partly) refunded:
@@ -65,6 +75,14 @@ TRADE_STATES: dict[str, TradeState] = {
     "CLOSED": "closed",
     "REVOKED": "closed",
     "PAYERROR": "failed",
+}
+
+# A refund's ``status`` (answers) or ``refund_status`` (notifications) -> ours.
+REFUND_STATES: dict[str, RefundState] = {
+    "PROCESSING": "processing",
+    "SUCCESS": "succeeded",
+    "CLOSED": "failed",
+    "ABNORMAL": "failed",
 }
 
 
@@ -158,8 +176,44 @@ class WeChatPay:
             "POST", f"/v3/pay/transactions/out-trade-no/{_segment(out_trade_no)}/close", body={"mchid": self.mchid}
         )
 
-    def parse_notification(self, *, headers: Mapping[str, str], body: bytes) -> TradeStatus:
-        """Verify, decrypt and check a payment notification; anything wrong is ``InvalidNotification``."""
+    def refund(
+        self,
+        *,
+        out_trade_no: str,
+        out_refund_no: str,
+        refund_fen: int,
+        total_fen: int,
+        reason: str,
+        notify_url: str,
+    ) -> RefundStatus:
+        """``POST /v3/refund/domestic/refunds``: usually answered PROCESSING (the result follows
+        by notification or query), sometimes SUCCESS at once. ``total_fen`` is the trade's
+        total, which WeChat Pay checks against the trade."""
+        if not _whole_fen(refund_fen) or not _whole_fen(total_fen) or not 0 < refund_fen <= total_fen:
+            raise ValueError("refund_fen must be a whole number of fen in (0, total_fen]")
+        body: dict[str, Any] = {"out_trade_no": out_trade_no, "out_refund_no": out_refund_no}
+        reason = _truncate_utf8(reason, REASON_MAX_BYTES)
+        if reason:
+            body["reason"] = reason
+        body["notify_url"] = notify_url
+        body["amount"] = {"refund": refund_fen, "total": total_fen, "currency": "CNY"}
+        answer = self._call("POST", "/v3/refund/domestic/refunds", body=body)
+        status = self._read_refund(answer, out_trade_no=out_trade_no, out_refund_no=out_refund_no)
+        if status.amount_fen != refund_fen:
+            logger.error("WeChat Pay answered refund %s with another amount", out_refund_no)
+            raise PaymentProviderError("WeChat Pay answered with another refund amount.")
+        return status
+
+    def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundStatus:
+        """``GET /v3/refund/domestic/refunds/{out_refund_no}``. A refund WeChat Pay never
+        accepted is a ``PaymentProviderError`` with ``provider_code`` RESOURCE_NOT_EXISTS:
+        asking for it again with the same ``out_refund_no`` is safe."""
+        answer = self._call("GET", f"/v3/refund/domestic/refunds/{_segment(out_refund_no)}")
+        return self._read_refund(answer, out_trade_no=out_trade_no, out_refund_no=out_refund_no)
+
+    def parse_notification(self, *, headers: Mapping[str, str], body: bytes) -> TradeStatus | RefundStatus:
+        """Verify, decrypt and check a payment or refund notification (``TradeStatus`` or
+        ``RefundStatus``); anything wrong is ``InvalidNotification``."""
         try:
             return self._parse_notification(headers, body)
         except InvalidNotification:
@@ -185,6 +239,19 @@ class WeChatPay:
                 self._private_key, app_id=self.appid, time_stamp=time_stamp, nonce_str=nonce_str, package=package
             ),
         }
+
+    def _read_refund(self, answer: Any, *, out_trade_no: str, out_refund_no: str) -> RefundStatus:
+        if (
+            not isinstance(answer, dict)
+            or answer.get("out_refund_no") != out_refund_no
+            or answer.get("out_trade_no") != out_trade_no
+        ):
+            logger.error("WeChat Pay answered refund %s about another refund or trade", out_refund_no)
+            raise PaymentProviderError("WeChat Pay answered about another refund.")
+        try:
+            return refund_status(answer, status_field="status")
+        except ValueError as exc:
+            raise PaymentProviderError(f"WeChat Pay answered an unusable refund: {exc}") from None
 
     # --- HTTP ---------------------------------------------------------------------------
 
@@ -266,7 +333,7 @@ class WeChatPay:
 
     # --- Notifications ------------------------------------------------------------------
 
-    def _parse_notification(self, headers: Mapping[str, str], body: bytes) -> TradeStatus:
+    def _parse_notification(self, headers: Mapping[str, str], body: bytes) -> TradeStatus | RefundStatus:
         if isinstance(body, str):
             body = body.encode()
         try:
@@ -285,8 +352,11 @@ class WeChatPay:
         resource = envelope.get("resource")
         if envelope.get("resource_type") != "encrypt-resource" or not isinstance(resource, dict):
             raise InvalidNotification("The notification carries no encrypted resource.")
-        if resource.get("algorithm") != "AEAD_AES_256_GCM" or resource.get("original_type") != "transaction":
-            raise InvalidNotification("The notification is not an AEAD_AES_256_GCM transaction.")
+        original_type = resource.get("original_type")
+        if resource.get("algorithm") != "AEAD_AES_256_GCM" or original_type not in ("transaction", "refund"):
+            raise InvalidNotification("The notification is not an AEAD_AES_256_GCM transaction or refund.")
+        if original_type == "refund" and not str(envelope.get("event_type") or "").startswith("REFUND."):
+            raise InvalidNotification("A refund resource in a notification that is not about a refund.")
         try:
             plaintext = crypto.aes_gcm_decrypt(
                 apiv3_key=self._apiv3_key,
@@ -299,12 +369,23 @@ class WeChatPay:
         transaction = json.loads(plaintext)
         if not isinstance(transaction, dict):
             raise InvalidNotification("The notification's transaction is not an object.")
+        if original_type == "refund":
+            return self._refund_notification(transaction)
         if transaction.get("appid") != self.appid or transaction.get("mchid") != self.mchid:
             raise InvalidNotification("The notification is for another app or merchant.")
         try:
             return trade_status(transaction)
         except ValueError as exc:
             raise InvalidNotification(f"The notification's transaction is unusable: {exc}.") from None
+
+    def _refund_notification(self, refund: dict[str, Any]) -> RefundStatus:
+        """A refund notification carries no appid: the merchant is what must match."""
+        if refund.get("mchid") != self.mchid:
+            raise InvalidNotification("The refund notification is for another merchant.")
+        try:
+            return refund_status(refund, status_field="refund_status")
+        except ValueError as exc:
+            raise InvalidNotification(f"The notification's refund is unusable: {exc}.") from None
 
 
 def trade_status(transaction: Mapping[str, Any]) -> TradeStatus:
@@ -337,6 +418,40 @@ def trade_status(transaction: Mapping[str, Any]) -> TradeStatus:
     )
 
 
+def refund_status(refund: Mapping[str, Any], *, status_field: str) -> RefundStatus:
+    """A WeChat Pay refund (an answer, ``status``, or a decrypted notification,
+    ``refund_status``) as a ``RefundStatus``; ``ValueError`` if it is not what WeChat sends."""
+    out_trade_no, out_refund_no = refund.get("out_trade_no"), refund.get("out_refund_no")
+    if not isinstance(out_trade_no, str) or not out_trade_no:
+        raise ValueError("no out_trade_no")
+    if not isinstance(out_refund_no, str) or not out_refund_no:
+        raise ValueError("no out_refund_no")
+    status = refund.get(status_field)
+    if status not in REFUND_STATES:
+        raise ValueError(f"unknown {status_field} {status!r}")
+    amount = refund.get("amount")
+    refunded = amount.get("refund") if isinstance(amount, dict) else None
+    if not _whole_fen(refunded):
+        raise ValueError("amount.refund is not a whole number of fen")
+    refund_id = refund.get("refund_id")
+    if not isinstance(refund_id, str) or not refund_id:
+        raise ValueError("no refund_id")
+    succeeded_at = None
+    if status == "SUCCESS" and refund.get("success_time"):
+        succeeded_at = parse_datetime(str(refund["success_time"]))
+        if succeeded_at is None or succeeded_at.tzinfo is None:
+            raise ValueError("success_time is not an RFC 3339 time")
+    return RefundStatus(
+        out_trade_no=out_trade_no,
+        out_refund_no=out_refund_no,
+        state=REFUND_STATES[status],
+        amount_fen=refunded,
+        provider_refund_id=refund_id,
+        succeeded_at=succeeded_at,
+        raw=dict(refund),
+    )
+
+
 def rfc3339_shanghai(moment: dt.datetime) -> str:
     """``2024-06-08T10:34:56+08:00``: WeChat Pay's time format, in Beijing time."""
     if moment.tzinfo is None:
@@ -346,6 +461,15 @@ def rfc3339_shanghai(moment: dt.datetime) -> str:
 
 def _segment(value: str) -> str:
     return quote(value, safe="")
+
+
+def _whole_fen(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _truncate_utf8(text: str, max_bytes: int) -> str:
+    """At most ``max_bytes`` of UTF-8, never cutting a character in two."""
+    return (text or "").encode()[:max_bytes].decode("utf-8", errors="ignore")
 
 
 def _path_only(path: str) -> str:

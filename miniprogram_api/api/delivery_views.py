@@ -103,6 +103,7 @@ class CartCheckoutView(APIView):
                 address_id=fields.get("address_id"),
                 pickup_store_id=fields.get("pickup_store_id"),
                 coupon_ids=fields["coupon_ids"],
+                gift_card_ids=fields["gift_card_ids"],
             )
             return status.HTTP_201_CREATED, CheckoutOutput(result).data
 

@@ -5,9 +5,9 @@ from checkout.gate_decisions import MESSAGES
 from checkout.models import GateEvent
 
 REASONS_HELP = (
-    "Why, as a stable code: open `ok`; audit `audit_required`; deny `malformed`, `bad_signature`, `unknown_key`, "
-    "`expired`, `not_yet_valid`, `wrong_store`, `unknown_pass`, `superseded`, `order_not_paid`, `order_closed`, "
-    "`order_cancelled`, `order_refunded`, `order_partially_refunded`, `already_used`."
+    "Why, as a stable code: open `ok`; audit `audit_required`, `audit_partially_refunded`; deny `malformed`, "
+    "`bad_signature`, `unknown_key`, `expired`, `not_yet_valid`, `wrong_store`, `unknown_pass`, `superseded`, "
+    "`order_not_paid`, `order_closed`, `order_cancelled`, `order_refunded`, `already_used`."
 )
 
 

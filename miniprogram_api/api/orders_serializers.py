@@ -2,7 +2,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from checkout.exitpass import state_of
-from checkout.models import Order, Shipment
+from checkout.gift_card_tender import MAX_CARDS
+from checkout.models import Order, Return, Shipment
+from checkout.returns import return_deadline
 from stores.selectors import MAX_ID
 
 from .baskets_serializers import StrictIntegerField
@@ -30,9 +32,15 @@ class OrderLineSerializer(serializers.Serializer):
     discount_fen = serializers.IntegerField()
     final_fen = serializers.SerializerMethodField()
     age_restricted = serializers.BooleanField()
+    returned_quantity = serializers.SerializerMethodField(help_text="Units returned so far (a weighed line: 1).")
 
     def get_final_fen(self, line) -> int:
         return line.line_total_fen - line.discount_fen
+
+    def get_returned_quantity(self, line) -> int:
+        if hasattr(line, "returned_quantity"):  # annotated by the orders selector
+            return line.returned_quantity
+        return sum(line.returned.values_list("quantity", flat=True))
 
 
 class PaymentSummarySerializer(serializers.Serializer):
@@ -60,9 +68,22 @@ class ShipmentSerializer(serializers.Serializer):
     delivered_at = serializers.DateTimeField(allow_null=True)
 
 
+class ReturnSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    amount_fen = serializers.IntegerField()
+    full = serializers.BooleanField()
+    refund_state = serializers.ChoiceField(choices=Return.RefundState.choices)
+    goods_state = serializers.ChoiceField(choices=Return.GoodsState.choices)
+    created_at = serializers.DateTimeField()
+
+
 class OrderSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField()
+    kind = serializers.ChoiceField(
+        choices=Order.Kind.choices, help_text="goods, or a gift card bought (gift_card) or topped up."
+    )
     channel = serializers.ChoiceField(choices=Order.Channel.choices)
     state = serializers.ChoiceField(choices=Order.State.choices)
     store = OrderStoreSerializer(allow_null=True)
@@ -72,6 +93,11 @@ class OrderSerializer(serializers.Serializer):
     discount_fen = serializers.IntegerField()
     delivery_fee_fen = serializers.IntegerField()
     total_fen = serializers.IntegerField()
+    gift_card_fen = serializers.IntegerField(help_text="What gift cards paid of the total; the payment is the rest.")
+    refunded_fen = serializers.IntegerField(help_text="Refunded so far by returns, every tender together.")
+    gift_card_id = serializers.IntegerField(
+        allow_null=True, help_text="Gift-card orders: the card bought or topped up (once paid)."
+    )
     adjustments = serializers.ListField(child=serializers.DictField())
     lines = OrderLineSerializer(many=True)
     payment = serializers.SerializerMethodField()
@@ -88,6 +114,16 @@ class OrderSerializer(serializers.Serializer):
     slot = serializers.CharField(help_text='"HH:MM-HH:MM" (local), "express", or empty for scan & pay.')
     delivered_at = serializers.DateTimeField(allow_null=True)
     shipments = ShipmentSerializer(many=True, help_text="One per fulfilment location; empty for scan & pay.")
+    return_deadline = serializers.SerializerMethodField(
+        help_text="Until when goods may be returned (14 days from delivery, or from payment in store); null "
+        "before delivery and for gift-card orders."
+    )
+    returns = ReturnSummarySerializer(many=True, help_text="Newest first; GET .../returns has their lines and refunds.")
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_return_deadline(self, order):
+        deadline = return_deadline(order)
+        return serializers.DateTimeField().to_representation(deadline) if deadline else None
 
     @extend_schema_field(PaymentSummarySerializer(allow_null=True))
     def get_payment(self, order):
@@ -114,11 +150,28 @@ class CheckoutInput(serializers.Serializer):
         help_text="The shopper's coupons to use, each once: at most one order coupon and one delivery coupon.",
     )
 
+    gift_card_ids = serializers.ListField(
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
+        max_length=MAX_CARDS,
+        required=False,
+        default=list,
+        help_text=(
+            "The shopper's gift cards, paying first in this order, each up to its balance; "
+            "`payment_method` pays the rest. Cards covering the whole total pay the order at once."
+        ),
+    )
+
     def validate_coupon_ids(self, value: list[int]) -> list[int]:
         """Sorted, so the same choice in another order is the same request (Idempotency-Key)."""
         if len(set(value)) != len(value):
             raise serializers.ValidationError("Each coupon at most once.")
         return sorted(value)
+
+    def validate_gift_card_ids(self, value: list[int]) -> list[int]:
+        """Kept in the shopper's order: the first card pays first."""
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each gift card at most once.")
+        return value
 
 
 class CheckoutOutput(serializers.Serializer):

@@ -19,4 +19,6 @@ urlpatterns = [
     path("", include("miniprogram_api.api.carts_urls")),
     path("", include("miniprogram_api.api.delivery_urls")),
     path("", include("miniprogram_api.api.pickup_urls")),
+    path("", include("miniprogram_api.api.gift_cards_urls")),
+    path("", include("miniprogram_api.api.returns_urls")),
 ]

@@ -21,6 +21,9 @@ Where the sandbox is more lenient than Alipay, it says so:
 A test-only knob, ``SANDBOX_ALIPAY_FAIL_WITH`` (unset by default), maps a method to the
 failure to rehearse: ``{"alipay.trade.query": "20000"}`` or ``{"...": "ACQ.SYSTEM_ERROR"}``.
 
+Refunds (``alipay.trade.refund``, ``alipay.trade.fastpay.refund.query``) live in
+``alipay_refunds.py``.
+
 It imports nothing of ours but settings: the signing code here is the platform's own.
 """
 
@@ -60,7 +63,13 @@ TIMESTAMP_WINDOW = dt.timedelta(minutes=15)
 DEFAULT_NOTIFY_RETRY_DELAYS = (1, 2, 4, 8, 15)
 NOTIFY_TIMEOUT = (3, 10)
 MAX_TOTAL_FEN = 100_000_000 * 100
-METHODS = ("alipay.trade.create", "alipay.trade.query", "alipay.trade.close")
+METHODS = (
+    "alipay.trade.create",
+    "alipay.trade.query",
+    "alipay.trade.close",
+    "alipay.trade.refund",
+    "alipay.trade.fastpay.refund.query",
+)
 REQUIRED = (
     ("method", "isv.missing-method", "缺少方法名参数"),
     ("sign", "isv.missing-signature", "缺少签名参数"),
@@ -173,12 +182,24 @@ def gateway(request):
             raise _business("ACQ.INVALID_PARAMETER", "biz_content is not JSON") from None
         if not isinstance(biz, dict):
             raise _business("ACQ.INVALID_PARAMETER", "biz_content is not a JSON object")
-        handler = {"alipay.trade.create": _create, "alipay.trade.query": _query, "alipay.trade.close": _close}[method]
+        handler = _handlers()[method]
         content = {"code": "10000", "msg": "Success", **handler(params, biz)}
     except Refusal as refusal:
         content = {"code": refusal.code, "msg": MESSAGES[refusal.code]}
         content.update({"sub_code": refusal.sub_code, "sub_msg": refusal.sub_msg})
     return _answer(key, content, signed=True)
+
+
+def _handlers():
+    from . import alipay_refunds  # refunds build on this module's trades and signatures
+
+    return {
+        "alipay.trade.create": _create,
+        "alipay.trade.query": _query,
+        "alipay.trade.close": _close,
+        "alipay.trade.refund": alipay_refunds.refund,
+        "alipay.trade.fastpay.refund.query": alipay_refunds.refund_query,
+    }
 
 
 def _authenticate(params: dict[str, str], method: str) -> None:
@@ -383,8 +404,11 @@ def confirm_trade(out_trade_no: str) -> dict | None:
     return {**result, "notified": notified}
 
 
-def build_notification(trade: AlipayTrade, *, now: dt.datetime | None = None) -> dict[str, str]:
-    """The signed form fields of Alipay's ``trade_status_sync`` notification for ``trade``."""
+def build_notification(
+    trade: AlipayTrade, *, now: dt.datetime | None = None, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The signed form fields of Alipay's ``trade_status_sync`` notification for ``trade``,
+    with ``extra`` fields (a refund's) signed along."""
     now = now or timezone.now()
     fields = {
         "notify_time": _format_time(now),
@@ -412,6 +436,7 @@ def build_notification(trade: AlipayTrade, *, now: dt.datetime | None = None) ->
             [{"amount": trade.total_amount, "fundChannel": "ALIPAYACCOUNT"}], separators=(",", ":")
         ),
     }
+    fields.update(extra or {})
     fields = {k: v for k, v in fields.items() if v}
     fields["sign"] = _rsa2_sign(_sign_content(fields, exclude=("sign", "sign_type")))
     return fields

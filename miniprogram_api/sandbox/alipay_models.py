@@ -1,8 +1,9 @@
-"""Alipay trades kept by the sandbox, as Alipay's side of ``alipay.trade.*`` knows them."""
+"""Alipay trades and their refunds kept by the sandbox, as Alipay's side of
+``alipay.trade.*`` knows them."""
 
 from django.db import models
 
-__all__ = ["AlipayTrade"]
+__all__ = ["AlipayRefund", "AlipayTrade"]
 
 
 class AlipayTrade(models.Model):
@@ -37,3 +38,24 @@ class AlipayTrade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.out_trade_no} {self.trade_no} ({self.trade_status})"
+
+
+class AlipayRefund(models.Model):
+    """One ``alipay.trade.refund`` that moved money: Alipay refunds synchronously, so a
+    refund kept here has succeeded. ``out_request_no`` is unique per trade."""
+
+    trade = models.ForeignKey(AlipayTrade, on_delete=models.CASCADE, related_name="refunds")
+    out_request_no = models.CharField(max_length=64)
+    refund_fen = models.PositiveIntegerField(help_text="refund_amount, in fen")
+    refund_reason = models.CharField(max_length=256, blank=True)
+    gmt_refund_pay = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["trade", "out_request_no"], name="sandbox_alipay_refund_unique_out_request_no"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trade.out_trade_no}/{self.out_request_no} {self.refund_fen}"

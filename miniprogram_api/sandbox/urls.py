@@ -12,4 +12,5 @@ urlpatterns = [
     path("wechatpay/", include("miniprogram_api.sandbox.wechatpay_urls")),
     path("alipay/", include("miniprogram_api.sandbox.alipay_urls")),
     path("payments/<str:out_trade_no>/confirm", confirm.confirm_payment),
+    path("refunds/<str:out_refund_no>/complete", confirm.complete_refund),
 ]

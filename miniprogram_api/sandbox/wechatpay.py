@@ -24,6 +24,9 @@ schedule of 15s/15s/30s/3m/10m/20m/... up to 24 hours, compressed), each signed 
 
 Test-only knob, off unless asked: a request with ``X-Sandbox-Fail: SYSTEM_ERROR`` (or
 ``FREQUENCY_LIMITED``) is answered with that error, signed, before anything else happens.
+
+Refunds (``/v3/refund/domestic/refunds``) live in ``wechatpay_refunds.py``; a trade with a
+refund answers ``trade_state`` REFUND ("转入退款"), still with its payment's fields.
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ REHEARSALS = {
     "SYSTEM_ERROR": (500, "系统错误"),
     "FREQUENCY_LIMITED": (429, "频率超限"),
 }
+# A refunded trade was paid: it answers like a paid one, with trade_state REFUND.
+PAID = (WeChatPayTrade.TradeState.SUCCESS, WeChatPayTrade.TradeState.REFUND)
+TRADE_STATE_DESC = {"NOTPAY": "订单未支付", "SUCCESS": "支付成功", "CLOSED": "订单已关闭", "REFUND": "转入退款"}
 # Deliveries still retrying in the background (tests may join them).
 RETRY_THREADS: list[threading.Thread] = []
 
@@ -292,7 +298,7 @@ def jsapi_create(request, mchid: str):
             return _signed(200, {"prepay_id": existing.prepay_id})
         except IntegrityError:  # the same order created concurrently: answer as a repeat
             existing = WeChatPayTrade.objects.get(mchid=mchid, out_trade_no=fields["out_trade_no"])
-    if existing.trade_state == WeChatPayTrade.TradeState.SUCCESS:
+    if existing.trade_state in PAID:
         raise _Refusal(400, "ORDERPAID", "该订单已支付")
     if existing.trade_state == WeChatPayTrade.TradeState.CLOSED:
         raise _Refusal(400, "ORDER_CLOSED", "订单已关闭")
@@ -323,7 +329,7 @@ def close(request, mchid: str, out_trade_no: str):
     if not trades.exists():
         raise _Refusal(404, "ORDER_NOT_EXIST", "订单不存在")
     trades.filter(trade_state=WeChatPayTrade.TradeState.NOTPAY).update(trade_state=WeChatPayTrade.TradeState.CLOSED)
-    if trades.filter(trade_state=WeChatPayTrade.TradeState.SUCCESS).exists():
+    if trades.filter(trade_state__in=PAID).exists():
         raise _Refusal(400, "ORDERPAID", "该订单已支付")
     return _signed(204)
 
@@ -335,13 +341,13 @@ def transaction_json(trade: WeChatPayTrade) -> dict[str, Any]:
         "mchid": trade.mchid,
         "out_trade_no": trade.out_trade_no,
         "trade_state": trade.trade_state,
-        "trade_state_desc": {"NOTPAY": "订单未支付", "SUCCESS": "支付成功", "CLOSED": "订单已关闭"}[trade.trade_state],
+        "trade_state_desc": TRADE_STATE_DESC[trade.trade_state],
         "amount": {"total": trade.amount_fen, "currency": trade.currency, "payer_currency": trade.currency},
         "attach": "",
         "promotion_detail": [],
         "scene_info": {"device_id": ""},
     }
-    if trade.trade_state == WeChatPayTrade.TradeState.SUCCESS:
+    if trade.trade_state in PAID:
         answer.update(
             transaction_id=trade.transaction_id,
             trade_type="JSAPI",

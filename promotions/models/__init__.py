@@ -9,6 +9,7 @@ from .campaigns import Campaign, CampaignBonusGrant, CampaignScan
 from .catalogue_deals import BrandOfTheDay, FlashSale, FlashSaleItem, FlashSaleReservation
 from .coupons import Coupon, CouponPack, CouponPackItem, CouponTemplate, NewCustomerPackGrant
 from .delivery_fees import DeliveryFeeRule
+from .gift_cards import GiftCard, GiftCardDenomination, GiftCardShare, GiftCardTransaction
 from .raffles import Raffle, RaffleDay, RaffleEntry, RaffleShopperDay
 
 __all__ = [
@@ -24,6 +25,10 @@ __all__ = [
     "FlashSale",
     "FlashSaleItem",
     "FlashSaleReservation",
+    "GiftCard",
+    "GiftCardDenomination",
+    "GiftCardShare",
+    "GiftCardTransaction",
     "NewCustomerPackGrant",
     "Raffle",
     "RaffleDay",

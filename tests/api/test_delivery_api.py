@@ -171,13 +171,13 @@ def test_delivery_orders_show_their_slot_address_and_shipments_in_constant_queri
     home = address_for(auth_client.customer, town.city)
     fill_cart(auth_client.customer, town.city, {town.tea: 1, town.oil: 1})  # two shipments
     first = checkout(auth_client, town.city, address=home).json()["order"]["id"]
-    with django_assert_num_queries(6):  # token, count, page, lines, payments, shipments
+    with django_assert_num_queries(7):  # token, count, page, lines, payments, shipments, returns
         auth_client.get("/api/v1/orders")
     for _ in range(3):
         fill_cart(auth_client.customer, town.city, {town.milk: 1, town.oil: 1})
         assert checkout(auth_client, town.city, pickup_store=town.near_store).status_code == 201
 
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         results = auth_client.get("/api/v1/orders").json()["results"]
 
     assert len(results) == 4

@@ -51,10 +51,10 @@ def test_unknown_order_ids_are_not_found(auth_client, order_id):
 def test_order_list_is_newest_first_in_constant_queries(auth_client, django_assert_num_queries):
     store = LocationFactory()
     first = _order(auth_client.customer, store)
-    with django_assert_num_queries(6):  # token, count, page, lines, payments, shipments
+    with django_assert_num_queries(7):  # token, count, page, lines, payments, shipments, returns
         assert [o["id"] for o in auth_client.get("/api/v1/orders").json()["results"]] == [first.pk]
 
     newer = [_order(auth_client.customer, store, lines=3) for _ in range(9)]
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         results = auth_client.get("/api/v1/orders").json()["results"]
     assert [o["id"] for o in results] == [o.pk for o in reversed(newer)] + [first.pk]

@@ -299,7 +299,6 @@ def test_superseded_pass_is_denied_and_the_new_one_opens(store, gate):
         (Order.State.CLOSED, "order_closed"),
         (Order.State.CANCELLED, "order_cancelled"),
         (Order.State.REFUNDED, "order_refunded"),
-        (Order.State.PARTIALLY_REFUNDED, "order_partially_refunded"),
     ],
 )
 def test_pass_of_an_order_that_is_not_paid_is_denied(store, gate, state, reason):
