@@ -31,6 +31,7 @@ run: seed
 	@echo "  API docs:   http://$(HOST):$(PORT)/api/docs"
 	@echo "  API schema: http://$(HOST):$(PORT)/api/schema"
 	@echo "  Admin:      http://$(HOST):$(PORT)/admin/  (login: $(DEMO_ADMIN_USERNAME) / $(DEMO_ADMIN_PASSWORD))"
+	@echo "  Demo:       http://$(HOST):$(PORT)/demo/ (a shopper's scan & pay) and /demo/gate (the exit gate)"
 	@echo "  Sandbox:    POST http://$(HOST):$(PORT)/sandbox/wechat/login-codes {\"shopper\": \"li-na\"} mints a WeChat login code"
 	@echo "  Ctrl-C stops the API, the Celery worker and Celery beat."
 	@echo ""

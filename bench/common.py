@@ -61,9 +61,10 @@ def migrate_and_seed(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def gunicorn(*, port: int, workers: int, env: dict[str, str]) -> Iterator[None]:
-    """Run gunicorn (sync workers) on 127.0.0.1:``port`` for the block, entered once the
-    server answers; the server is stopped even if the block fails."""
+def gunicorn(*, port: int, workers: int, env: dict[str, str], threads: int = 1) -> Iterator[None]:
+    """Run gunicorn (sync workers; threaded ones with ``threads`` above 1) on
+    127.0.0.1:``port`` for the block, entered once the server answers; the server is
+    stopped even if the block fails."""
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [
@@ -77,6 +78,7 @@ def gunicorn(*, port: int, workers: int, env: dict[str, str]) -> Iterator[None]:
             str(workers),
             "--log-level",
             "warning",
+            *(("--threads", str(threads)) if threads > 1 else ()),
         ],
         cwd=ROOT,
         env=env,
@@ -90,12 +92,14 @@ def gunicorn(*, port: int, workers: int, env: dict[str, str]) -> Iterator[None]:
 
 
 def wait_until_up(base: str) -> None:
-    """Poll the schema endpoint: gunicorn's workers take a few seconds to import Django, and
-    load sent before then would be measured as connection errors."""
+    """Poll ``/healthz``: gunicorn's workers take a few seconds to import Django, and load
+    sent before then would be measured as connection errors. (Not the schema, which is
+    slow to build: on a loaded machine a poll timing out and retrying would build it twice
+    at once in a threaded server, which drf-spectacular does not survive.)"""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            requests.get(f"{base}/api/schema", timeout=2)
+            requests.get(f"{base}/healthz", timeout=2)
             return
         except requests.RequestException:
             time.sleep(0.3)

@@ -15,8 +15,8 @@ with backoff, ``MAX_ATTEMPTS`` in all, then the row is ``failed``. A shopper who
 subscribed to the template (WeChat's 43101) is ``refused``: recorded, not retried.
 
 ``redrive`` (periodic) re-enqueues pending rows whose task was lost (the broker was down
-at commit, the worker died), and writes the "paid" message of online orders whose
-after-payment task never ran.
+at commit, the worker died). The "paid" message itself is written by the after-payment
+work, which ``after_payment_jobs`` sees done even when its own task was lost.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from miniprogram_api.accounts import wechat_api
 from miniprogram_api.core import clock
+from miniprogram_api.core.enqueue import delay_on_commit
 from miniprogram_api.core.money import format_yuan
 
 from .delivery_models import Notification, Shipment
@@ -54,7 +55,6 @@ MAX_ATTEMPTS = 5
 LEASE = dt.timedelta(minutes=2)  # longer than one attempt can take (token and send, each with its timeouts)
 REDRIVE_AFTER = dt.timedelta(minutes=3)
 PAID_NOTICE_WITHIN = dt.timedelta(days=1)  # older paid orders get no belated "paid" message
-ONLINE_CHANNELS = (Order.Channel.DELIVERY, Order.Channel.PICKUP)
 
 # What a keyword of each type may hold (WeChat refuses longer values with 47003).
 MAX_LENGTH = {"thing": 20, "character_string": 32}
@@ -82,9 +82,12 @@ def notify(order_id: int, kind: str) -> int | None:
             notification = Notification.objects.create(order=order, kind=kind, template_id=template_id, data=data)
     except IntegrityError:
         return None  # written a moment ago by a concurrent caller
-    notification_id = notification.pk
-    transaction.on_commit(lambda: _enqueue(notification_id))
-    return notification_id
+    from .tasks import send_notification
+
+    # A broker outage must not fail the caller's committed change: redrive-notifications
+    # sends a message whose task never came.
+    delay_on_commit(send_notification, notification.pk, redriven_by="redrive-notifications")
+    return notification.pk
 
 
 def _enqueue(notification_id: int) -> None:
@@ -242,9 +245,7 @@ def _finish(notification_id: int, status: str, **fields) -> None:
 
 def redrive(*, batch_size: int = 100) -> int:
     """Periodic: enqueue the pending notifications nobody is sending (their task was lost),
-    give up on those that used every attempt, and write the missing "paid" message of
-    online orders paid a few minutes ago or more (their after-payment task was lost).
-    Returns how many sends it enqueued."""
+    and give up on those that used every attempt. Returns how many sends it enqueued."""
     now = clock.now()
     idle = Q(attempted_at__isnull=True) | Q(attempted_at__lt=now - LEASE)
     pending = Notification.objects.filter(status=Notification.Status.PENDING)
@@ -258,18 +259,4 @@ def redrive(*, batch_size: int = 100) -> int:
     )
     for notification_id in due:
         _enqueue(notification_id)
-    if settings.WECHAT_TEMPLATE_ORDER_PAID:
-        unannounced = (
-            Order.objects.filter(
-                channel__in=ONLINE_CHANNELS,
-                state=Order.State.PAID,
-                paid_at__lt=now - REDRIVE_AFTER,
-                paid_at__gte=now - PAID_NOTICE_WITHIN,
-            )
-            .exclude(notifications__kind="paid")
-            .order_by("pk")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        for order_id in list(unannounced):
-            notify(order_id, "paid")
     return len(due)

@@ -13,3 +13,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "miniprogram_api.settings")
 app = Celery("miniprogram_api")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Signal handlers: the request id carried into tasks; task outcomes and run times counted.
+from . import request_context, task_metrics  # noqa: E402,F401

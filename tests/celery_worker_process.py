@@ -33,9 +33,11 @@ def database_url_of_the_test_database() -> str:
 
 
 def queue_for_this_run() -> str:
-    """One per developer's cache prefix (CI gives every run its own), fixed within it so
-    queues left behind do not pile up in a shared Redis."""
-    return f"{settings.CACHE_KEY_PREFIX}-test-worker"
+    """One per developer's cache prefix (CI gives every run its own) and pytest-xdist
+    process (each has its own test database, so a worker must not take another's
+    messages), fixed within them so queues left behind do not pile up in a shared Redis."""
+    xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return f"{settings.CACHE_KEY_PREFIX}-test-worker" + (f"-{xdist_worker}" if xdist_worker else "")
 
 
 class WorkerProcess:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from checkout.models import CourierEvent, Shipment
 
@@ -15,6 +20,26 @@ class CourierEventInput(serializers.Serializer):
     data = serializers.DictField(
         required=False, default=dict, help_text='Anything else the provider says, e.g. {"reason": "..."} for failed.'
     )
+
+    def validate_data(self, value: dict) -> dict:
+        """The text in ``data`` is stored as it came (PostgreSQL jsonb, which holds no NUL
+        character and only encodable text): the refusals every CharField makes."""
+        for text in _texts(value):
+            ProhibitNullCharactersValidator()(text)
+            ProhibitSurrogateCharactersValidator()(text)
+        return value
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
 
 
 class CourierEventOutput(serializers.Serializer):

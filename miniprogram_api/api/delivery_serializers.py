@@ -14,6 +14,7 @@ from stores.selectors import MAX_ID
 
 from .baskets_serializers import StrictCharField, StrictIntegerField
 from .orders_serializers import CheckoutInput
+from .schema import LocalTimeField
 
 
 def _id(help_text: str, **kwargs) -> serializers.IntegerField:
@@ -105,7 +106,7 @@ class DeliveryOptionsOutput(serializers.Serializer):
     delivery_date = serializers.DateField(
         help_text="The local date next-day slots deliver on: tomorrow before the cut-off, else the day after."
     )
-    cutoff = serializers.TimeField(format="%H:%M", help_text="The city's cut-off, local time.")
+    cutoff = LocalTimeField(format="%H:%M", help_text="The city's cut-off, local time.")
     options = SlotOptionOutput(many=True)
     unavailable_product_ids = serializers.ListField(
         child=serializers.IntegerField(),

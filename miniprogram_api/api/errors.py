@@ -3,6 +3,10 @@
 ``exception_handler`` turns DRF's and the domain's exceptions into it; the middleware
 catches what never reaches DRF (unknown URLs, unhandled exceptions) on API paths, so a
 client never has to parse an HTML error page, even with DEBUG on.
+
+A database that is down, restarting or out of reach is not a bug: wherever it surfaces
+(authentication, a service, the idempotency claim) the answer is 503
+``database_unavailable`` with a ``Retry-After``, not a 500, and the client retries.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -58,6 +63,15 @@ def status_for(exc: domain.DomainError) -> int:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if database_unavailable(exc):
+        _log_database_unavailable(context["request"], exc)
+        code, message = DATABASE_UNAVAILABLE
+        details = {"retry_after_seconds": DATABASE_RETRY_AFTER_SECONDS}
+        return Response(
+            error_body(code, message, details),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, domain.DomainError):
         response = Response(error_body(exc.code, exc.message, exc.details), status=status_for(exc))
         retry_after = exc.details.get("retry_after_seconds")
@@ -107,6 +121,35 @@ DJANGO_ERROR_CODES = {
 }
 SERVER_ERROR = ("server_error", "Something went wrong on our side.")
 KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+DATABASE_UNAVAILABLE = ("database_unavailable", "The service is briefly unavailable; try again in a moment.")
+DATABASE_RETRY_AFTER_SECONDS = 2
+# PostgreSQL's SQLSTATEs for "the server is not there for you": class 08 (connection
+# exception), 57P01 admin_shutdown (a fast shutdown or restart ended the session), 57P02
+# crash_shutdown, 57P03 cannot_connect_now (shutting down or starting up).
+PG_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# SQLite's "database is locked" once its busy timeout ran out: the database is busy, not broken.
+SQLITE_UNAVAILABLE_ERRORS = ("SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached or dropped the connection
+    (worth retrying), as opposed to a query it refused (a bug, still a 500): a deadlock,
+    a missing table or a constraint are not "unavailable"."""
+    if isinstance(exc, InterfaceError):  # Django's "connection already closed"
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__  # the driver's own error, which Django wraps
+    if hasattr(cause, "sqlite_errorname"):
+        return cause.sqlite_errorname in SQLITE_UNAVAILABLE_ERRORS
+    sqlstate = getattr(cause, "sqlstate", None)
+    # psycopg gives no SQLSTATE when no server answered at all (refused, reset, timed out).
+    return sqlstate is None or sqlstate.startswith(PG_UNAVAILABLE_SQLSTATES)
+
+
+def _log_database_unavailable(request, exc: BaseException) -> None:
+    # One line per request, no traceback: during an outage every request logs this.
+    logger.error("Database unavailable on %s %s: %s", request.method, request.path, str(exc).strip()[:300])
 
 
 class ApiErrorMiddleware:
@@ -136,6 +179,14 @@ class ApiErrorMiddleware:
             return None
         if isinstance(exception, Http404):
             return JsonResponse(error_body(*DJANGO_ERROR_CODES[404]), status=404)
+        if database_unavailable(exception):  # raised outside DRF (a plain view)
+            _log_database_unavailable(request, exception)
+            code, message = DATABASE_UNAVAILABLE
+            response = JsonResponse(
+                error_body(code, message, {"retry_after_seconds": DATABASE_RETRY_AFTER_SECONDS}), status=503
+            )
+            response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+            return response
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return JsonResponse(error_body(*SERVER_ERROR), status=500)
 

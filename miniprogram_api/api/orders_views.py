@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkout import exitpass, orders, scan_and_pay
-from miniprogram_api.idempotency.service import run_once
+from miniprogram_api.idempotency.service import MAX_KEY_LENGTH, run_once
 
 from .orders_serializers import CheckoutInput, CheckoutOutput, ExitPassSerializer, OrderSerializer
 from .schema import ERROR_RESPONSES, ErrorSerializer
@@ -20,6 +20,9 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     name="Idempotency-Key",
     location=OpenApiParameter.HEADER,
     required=False,
+    # What the idempotency service accepts (1-128 printable ASCII characters); a header's
+    # surrounding spaces are not part of it.
+    type={"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[!-~]([ -~]*[!-~])?$"},
     description="Any unique string (e.g. a UUID) per checkout attempt: a retry with the same key returns the first "
     "answer and does no work twice; the same key with another body is refused (422).",
 )

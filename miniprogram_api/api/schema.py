@@ -1,6 +1,6 @@
 """Shared OpenAPI pieces: the error shape, declared once for every endpoint."""
 
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 ErrorSerializer = inline_serializer(
@@ -24,3 +24,9 @@ ERROR_RESPONSES = {
     429: OpenApiResponse(ErrorSerializer, description="Throttled"),
     503: OpenApiResponse(ErrorSerializer, description="An upstream provider is unavailable"),
 }
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"})
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time in Asia/Shanghai without an offset (``07:00:00``). Declared as a
+    pattern: OpenAPI's ``format: time`` is RFC 3339's full-time, which requires an offset."""

@@ -17,6 +17,8 @@ from stores.barcodes import VariableMeasureCode
 from stores.geo import GeoPoint
 from stores.selectors import MAX_ID, ProductAtStore
 
+from .schema import LocalTimeField
+
 # --- Query parameters ---------------------------------------------------------------------
 
 
@@ -107,8 +109,8 @@ class StoreOutput(serializers.Serializer):
     address = serializers.CharField()
     latitude = serializers.FloatField()
     longitude = serializers.FloatField()
-    opens_at = serializers.TimeField(help_text="Local (Asia/Shanghai) opening time.")
-    closes_at = serializers.TimeField(help_text="Local closing time; earlier than opens_at means open past midnight.")
+    opens_at = LocalTimeField(help_text="Local (Asia/Shanghai) opening time.")
+    closes_at = LocalTimeField(help_text="Local closing time; earlier than opens_at means open past midnight.")
     is_open_now = serializers.SerializerMethodField(help_text="Open at this moment, Asia/Shanghai time.")
     scan_and_go_enabled = serializers.BooleanField()
     has_pickup_station = serializers.BooleanField()

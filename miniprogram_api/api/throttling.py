@@ -1,4 +1,9 @@
-"""Throttles backed by the cache (Redis in production, so every process shares counts)."""
+"""Throttles backed by the cache (Redis in production, so every process shares counts).
+
+When Redis is down the cache ignores the error (``IGNORE_EXCEPTIONS`` in settings): reads
+find nothing and writes are dropped, so throttles let requests through rather than fail
+them. A shopper at the till matters more than a rate limit for the minutes of an outage.
+"""
 
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
@@ -32,10 +37,12 @@ class LookupThrottle(UserRateThrottle):
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_ends_at = (window + 1) * self.duration
-        return self._count(f"{key}_{window}") <= self.num_requests
+        count = self._count(f"{key}_{window}")
+        return count is None or count <= self.num_requests
 
-    def _count(self, key: str) -> int:
-        """This request's number in its window: an atomic increment of the window's counter."""
+    def _count(self, key: str) -> int | None:
+        """This request's number in its window: an atomic increment of the window's counter;
+        None when the cache is down (django-redis answers None to an ignored error)."""
         try:
             return self.cache.incr(key)
         except ValueError:  # the window's first request (or its counter just expired)

@@ -245,6 +245,19 @@ def test_a_bad_body_is_400_and_records_nothing(shipment, body):
     assert_refused(response, 400, "validation_error", shipment)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [{"reason": "lost\0"}, {"\0": "lost"}, {"reasons": [{"text": "\ud800"}]}],
+    ids=["nul-in-a-value", "nul-in-a-key", "unpaired-surrogate"],
+)
+def test_data_with_text_postgresql_cannot_store_is_400(shipment, data):
+    """A NUL or an unpaired surrogate anywhere in ``data`` (kept as jsonb) was a 500 on PostgreSQL."""
+    response = post_event(APIClient(), delivered(shipment, kind="failed", data=data))
+
+    error = assert_refused(response, 400, "validation_error", shipment)
+    assert set(error["details"]) == {"data"}
+
+
 def test_malformed_json_is_400(shipment):
     raw = b'{"event_id": "e1", "tracking_no": '
 

@@ -134,7 +134,7 @@ def test_audit_decision_follows_the_sample_and_the_rules(settings, overrides, ex
 
 
 def test_after_payment_work_lost_with_its_task_is_redriven_once(auth_client, monkeypatch):
-    from checkout import after_payment, tasks
+    from checkout import after_payment_jobs, tasks
     from stores.models import Stock
     from tests.factories import StockFactory
 
@@ -151,8 +151,8 @@ def test_after_payment_work_lost_with_its_task_is_redriven_once(auth_client, mon
     later = clock.now() + dt.timedelta(minutes=3)
     monkeypatch.setattr(clock, "now", lambda: later)
 
-    assert after_payment.redrive() == 1
-    assert after_payment.redrive() == 0
+    assert after_payment_jobs.redrive() == 1
+    assert after_payment_jobs.redrive() == 0
 
     assert Stock.objects.get(pk=stock.pk).on_hand == 10 - 2
     assert ExitPass.objects.filter(order=order).count() == 1

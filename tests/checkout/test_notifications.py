@@ -12,9 +12,9 @@ import pytest
 import requests
 from django.db import transaction
 
-from checkout import notifications, settlement, tasks
+from checkout import after_payment_jobs, notifications, settlement, tasks
 from checkout.delivery_models import Courier, Notification, Shipment
-from checkout.models import Order
+from checkout.models import AfterPaymentJob, Order
 from checkout.payments.base import TradeStatus
 from miniprogram_api.accounts import wechat_api
 from miniprogram_api.core import clock
@@ -376,17 +376,23 @@ def test_the_sweep_gives_up_on_a_notification_whose_last_attempt_died(town, shop
     assert Notification.objects.get(pk=notification_id).status == "failed"
 
 
-def test_the_sweep_announces_a_paid_online_order_whose_after_payment_task_was_lost(wechat, town, shopper, monkeypatch):
+def test_the_after_payment_redrive_announces_a_paid_online_order_whose_task_was_lost(
+    wechat, town, shopper, monkeypatch
+):
     order = delivery_order(town, shopper)  # paid by the transition alone: no after-payment task ran
     old = delivery_order(town, shopper)
     Order.objects.filter(pk=old.pk).update(paid_at=clock.now() - notifications.PAID_NOTICE_WITHIN)
-    move_clock(monkeypatch, notifications.REDRIVE_AFTER + dt.timedelta(seconds=1))
+    for lost in (order, old):
+        AfterPaymentJob.objects.create(order=lost, created_at=clock.now())
+    move_clock(monkeypatch, after_payment_jobs.redrive_after() + dt.timedelta(seconds=1))
 
-    notifications.redrive()
-    notifications.redrive()
+    assert after_payment_jobs.redrive() == 2
+    assert after_payment_jobs.redrive() == 0
 
+    # The old order's work is done, but a "paid" message a day late would only confuse.
     assert list(Notification.objects.values_list("order_id", "kind", "status")) == [(order.pk, "paid", "sent")]
     assert len(messages_to(shopper)) == 1
+    assert AfterPaymentJob.objects.filter(done_at__isnull=False).count() == 2
 
 
 # --- Production -----------------------------------------------------------------------------

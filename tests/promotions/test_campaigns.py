@@ -15,8 +15,8 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from PIL import Image
 
-from checkout import after_payment, tasks
-from checkout.models import Order
+from checkout import after_payment, after_payment_jobs, tasks
+from checkout.models import AfterPaymentJob, Order
 from miniprogram_api.core import clock
 from promotions import campaigns
 from promotions.campaigns import CampaignAlreadyScanned, CampaignNotLive, InvalidPoster
@@ -476,8 +476,9 @@ def test_the_redrive_grants_the_bonus_a_lost_task_never_did(campaign, store, cus
     monkeypatch.setattr(clock, "now", lambda: NOW)
     paid_order(customer, store, "delivery", paid_at=NOW - dt.timedelta(hours=3))
     lost = paid_order(customer, store, "in_store", paid_at=NOW - dt.timedelta(minutes=10))
+    AfterPaymentJob.objects.create(order=lost, created_at=NOW - dt.timedelta(minutes=10))  # its task never came
 
-    after_payment.redrive()
+    after_payment_jobs.redrive()
 
     assert bonus_coupons(customer) == [("omnichannel_bonus", campaign.pk)]
     assert Order.objects.get(pk=lost.pk).stock_committed_at is not None

@@ -10,7 +10,7 @@ import pytest
 from django.apps import apps
 from django.db import IntegrityError, transaction
 
-from checkout import after_payment, settlement
+from checkout import after_payment, after_payment_jobs, settlement
 from checkout.models import Order
 from checkout.orders import OrderLineDraft, create_order
 from checkout.payments.base import TradeStatus
@@ -247,7 +247,7 @@ def test_a_lost_paid_order_task_is_redriven_with_the_pack(customer, monkeypatch)
     later = clock.now() + dt.timedelta(minutes=3)
     monkeypatch.setattr(clock, "now", lambda: later)
 
-    after_payment.redrive()
+    after_payment_jobs.redrive()
 
     assert NewCustomerPackGrant.objects.get(customer=customer).order_id == order.pk
     assert len(_pack_coupons(customer)) == 4
