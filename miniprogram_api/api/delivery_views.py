@@ -8,11 +8,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkout import addresses, delivery_checkout, delivery_slots
-from miniprogram_api.idempotency.service import run_once
 
 from .delivery_serializers import CartCheckoutInput, DeliveryOptionsOutput, DeliverySlotsQuery
+from .idempotent import IDEMPOTENCY_KEY, respond_once
 from .orders_serializers import CheckoutOutput
-from .orders_views import IDEMPOTENCY_KEY
 from .schema import ERROR_RESPONSES, ErrorSerializer
 
 
@@ -107,14 +106,4 @@ class CartCheckoutView(APIView):
             )
             return status.HTTP_201_CREATED, CheckoutOutput(result).data
 
-        answer = run_once(
-            customer_id=request.user.pk,
-            key=request.headers.get("Idempotency-Key"),
-            scope="POST /api/v1/cart/checkout",
-            payload=fields,
-            work=work,
-        )
-        response = Response(answer.body, status=answer.status)
-        if answer.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return respond_once(request, scope="POST /api/v1/cart/checkout", payload=fields, work=work)

@@ -7,8 +7,6 @@ an order or move a card take an ``Idempotency-Key``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -17,7 +15,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkout import gift_card_orders
-from miniprogram_api.idempotency.service import run_once
 from promotions import gift_cards
 from promotions.models.gift_cards import GIFT_CARD_CAP_FEN
 
@@ -31,7 +28,7 @@ from .gift_cards_serializers import (
     GiftCardShareInput,
     GiftCardShareOutput,
 )
-from .orders_views import IDEMPOTENCY_KEY
+from .idempotent import IDEMPOTENCY_KEY, respond_once
 from .schema import ERROR_RESPONSES, ErrorSerializer
 
 CARD_ID = OpenApiParameter("card_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The gift card's id.")
@@ -42,20 +39,6 @@ AMOUNT_ERRORS = (
     "denomination nor within the custom range; `details` lists them), 422 `gift_card_cap_exceeded`, 422 "
     "`payment_method_unavailable`, 422 `idempotency_key_reused`"
 )
-
-
-def _once(request, *, scope: str, payload: Any, work) -> Response:
-    answer = run_once(
-        customer_id=request.user.pk,
-        key=request.headers.get("Idempotency-Key"),
-        scope=scope,
-        payload=payload,
-        work=work,
-    )
-    response = Response(answer.body, status=answer.status)
-    if answer.replayed:
-        response["Idempotent-Replayed"] = "true"
-    return response
 
 
 class GiftCardListView(GenericAPIView):
@@ -98,7 +81,7 @@ class GiftCardListView(GenericAPIView):
             result = gift_card_orders.buy_gift_card(customer_id=request.user.pk, **data.validated_data)
             return status.HTTP_201_CREATED, GiftCardOrderOutput(result).data
 
-        return _once(request, scope="POST /api/v1/gift-cards", payload=data.validated_data, work=work)
+        return respond_once(request, scope="POST /api/v1/gift-cards", payload=data.validated_data, work=work)
 
 
 class GiftCardDenominationsView(APIView):
@@ -167,7 +150,9 @@ class GiftCardTopUpView(APIView):
             )
             return status.HTTP_201_CREATED, GiftCardOrderOutput(result).data
 
-        return _once(request, scope=f"POST /api/v1/gift-cards/{card_id}/top-up", payload=data.validated_data, work=work)
+        return respond_once(
+            request, scope=f"POST /api/v1/gift-cards/{card_id}/top-up", payload=data.validated_data, work=work
+        )
 
 
 class GiftCardShareView(APIView):
@@ -200,7 +185,9 @@ class GiftCardShareView(APIView):
             offer = gift_card_orders.share_card(customer_id=request.user.pk, card_id=card_id, **data.validated_data)
             return status.HTTP_201_CREATED, GiftCardShareOutput(offer).data
 
-        return _once(request, scope=f"POST /api/v1/gift-cards/{card_id}/share", payload=data.validated_data, work=work)
+        return respond_once(
+            request, scope=f"POST /api/v1/gift-cards/{card_id}/share", payload=data.validated_data, work=work
+        )
 
     @extend_schema(
         operation_id="gift_cards_share_cancel",
@@ -250,4 +237,4 @@ class GiftCardClaimView(APIView):
             summary = gift_cards.card_summary(customer_id=request.user.pk, card_id=card.pk)
             return status.HTTP_200_OK, GiftCardOutput(summary).data
 
-        return _once(request, scope="POST /api/v1/gift-cards/claim", payload=data.validated_data, work=work)
+        return respond_once(request, scope="POST /api/v1/gift-cards/claim", payload=data.validated_data, work=work)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import JSONRenderer
@@ -11,21 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkout import exitpass, orders, scan_and_pay
-from miniprogram_api.idempotency.service import MAX_KEY_LENGTH, run_once
 
+from .idempotent import IDEMPOTENCY_KEY, respond_once
 from .orders_serializers import CheckoutInput, CheckoutOutput, ExitPassSerializer, OrderSerializer
 from .schema import ERROR_RESPONSES, ErrorSerializer
-
-IDEMPOTENCY_KEY = OpenApiParameter(
-    name="Idempotency-Key",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    # What the idempotency service accepts (1-128 printable ASCII characters); a header's
-    # surrounding spaces are not part of it.
-    type={"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[!-~]([ -~]*[!-~])?$"},
-    description="Any unique string (e.g. a UUID) per checkout attempt: a retry with the same key returns the first "
-    "answer and does no work twice; the same key with another body is refused (422).",
-)
 
 
 class BasketCheckoutView(APIView):
@@ -71,17 +60,9 @@ class BasketCheckoutView(APIView):
             )
             return status.HTTP_201_CREATED, CheckoutOutput(result).data
 
-        answer = run_once(
-            customer_id=request.user.pk,
-            key=request.headers.get("Idempotency-Key"),
-            scope=f"POST /api/v1/baskets/{basket_id}/checkout",
-            payload=data.validated_data,
-            work=work,
+        return respond_once(
+            request, scope=f"POST /api/v1/baskets/{basket_id}/checkout", payload=data.validated_data, work=work
         )
-        response = Response(answer.body, status=answer.status)
-        if answer.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
 
 
 class OrderListView(GenericAPIView):

@@ -9,10 +9,9 @@ from rest_framework.views import APIView
 
 from checkout import raffle_entry
 from miniprogram_api.core import clock
-from miniprogram_api.idempotency.service import run_once
 from promotions import raffles
 
-from .orders_views import IDEMPOTENCY_KEY
+from .idempotent import IDEMPOTENCY_KEY, respond_once
 from .raffles_serializers import LiveRaffleSerializer, RaffleEnterInput, RaffleEnterOutput
 from .schema import ERROR_RESPONSES, ErrorSerializer
 
@@ -65,14 +64,6 @@ class RaffleEnterView(APIView):
             )
             return 200, RaffleEnterOutput(result).data
 
-        answer = run_once(
-            customer_id=request.user.pk,
-            key=request.headers.get("Idempotency-Key"),
-            scope=f"POST /api/v1/raffles/{raffle_id}/enter",
-            payload=data.validated_data,
-            work=work,
+        return respond_once(
+            request, scope=f"POST /api/v1/raffles/{raffle_id}/enter", payload=data.validated_data, work=work
         )
-        response = Response(answer.body, status=answer.status)
-        if answer.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response

@@ -8,9 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkout import returns
-from miniprogram_api.idempotency.service import run_once
 
-from .orders_views import IDEMPOTENCY_KEY
+from .idempotent import IDEMPOTENCY_KEY, respond_once
 from .returns_serializers import ReturnInput, ReturnSerializer
 from .schema import ERROR_RESPONSES, ErrorSerializer
 
@@ -64,14 +63,6 @@ class OrderReturnsView(APIView):
             created = returns.create_return(customer_id=request.user.pk, order_id=order_id, **data.validated_data)
             return status.HTTP_201_CREATED, ReturnSerializer(created).data
 
-        answer = run_once(
-            customer_id=request.user.pk,
-            key=request.headers.get("Idempotency-Key"),
-            scope=f"POST /api/v1/orders/{order_id}/returns",
-            payload=data.validated_data,
-            work=work,
+        return respond_once(
+            request, scope=f"POST /api/v1/orders/{order_id}/returns", payload=data.validated_data, work=work
         )
-        response = Response(answer.body, status=answer.status)
-        if answer.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
