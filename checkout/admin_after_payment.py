@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from .admin_records import RecordAdmin
 from .after_payment_models import AfterPaymentJob
 
 
@@ -24,7 +25,7 @@ class DoneFilter(admin.SimpleListFilter):
 
 
 @admin.register(AfterPaymentJob)
-class AfterPaymentJobAdmin(admin.ModelAdmin):
+class AfterPaymentJobAdmin(RecordAdmin):
     list_display = ("order", "created_at", "attempts", "leased_until", "done_at", "last_error")
     list_filter = (DoneFilter, "created_at")
     list_select_related = ("order",)
@@ -32,15 +33,6 @@ class AfterPaymentJobAdmin(admin.ModelAdmin):
     raw_id_fields = ("order",)
     date_hierarchy = "created_at"
     actions = ("try_at_next_redrive",)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in AfterPaymentJob._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Try the selected failing jobs at the next redrive", permissions=["change"])
     def try_at_next_redrive(self, request, queryset) -> None:

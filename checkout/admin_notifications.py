@@ -7,11 +7,12 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db import transaction
 
+from .admin_records import RecordAdmin
 from .delivery_models import Notification
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(RecordAdmin):
     list_display = ("id", "order", "kind", "status", "attempts", "error", "created_at", "sent_at")
     list_filter = ("status", "kind", "created_at")
     list_select_related = ("order",)
@@ -19,15 +20,6 @@ class NotificationAdmin(admin.ModelAdmin):
     raw_id_fields = ("order",)
     date_hierarchy = "created_at"
     actions = ("send_again",)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Notification._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Send the selected failed notifications again", permissions=["change"])
     def send_again(self, request, queryset) -> None:

@@ -12,6 +12,7 @@ from miniprogram_api.core.money import format_yuan
 
 from .admin_delivery import OrderDeliveryAdminMixin, ShipmentInline
 from .admin_pickup import PickupHandoverAdminMixin
+from .admin_records import RecordAdmin
 from .models import Order, OrderEvent, OrderLine, Payment
 
 
@@ -48,7 +49,7 @@ class OrderEventInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(PickupHandoverAdminMixin, OrderDeliveryAdminMixin, admin.ModelAdmin):
+class OrderAdmin(PickupHandoverAdminMixin, OrderDeliveryAdminMixin, RecordAdmin):
     list_display = ("number", "customer", "channel", "store", "state", "total", "payment_method", "created_at")
     list_filter = ("state", "channel", "payment_method", "store__city", "created_at")
     list_select_related = ("customer", "store")
@@ -57,36 +58,18 @@ class OrderAdmin(PickupHandoverAdminMixin, OrderDeliveryAdminMixin, admin.ModelA
     raw_id_fields = ("customer", "store", "basket")
     inlines = (OrderLineInline, ShipmentInline, PaymentInline, OrderEventInline)
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Order._meta.fields] + list(self.readonly_fields)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
     @admin.display(description="total", ordering="total_fen")
     def total(self, order: Order) -> str:
         return format_yuan(order.total_fen)
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(RecordAdmin):
     list_display = ("out_trade_no", "provider", "state", "amount", "order", "created_at", "paid_at")
     list_filter = ("provider", "state", "created_at")
     list_select_related = ("order",)
     search_fields = ("=out_trade_no", "provider_trade_id", "order__number")
     raw_id_fields = ("order",)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Payment._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="amount", ordering="amount_fen")
     def amount(self, payment: Payment) -> str:

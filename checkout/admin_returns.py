@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from miniprogram_api.core.money import format_yuan
 
 from . import refunds, returns
+from .admin_records import RecordAdmin
 from .returns_models import Refund, Return, ReturnLine
 
 
@@ -53,7 +54,7 @@ class RefundInline(_ReadOnlyInline):
 
 
 @admin.register(Return)
-class ReturnAdmin(admin.ModelAdmin):
+class ReturnAdmin(RecordAdmin):
     list_display = ("number", "order", "customer", "amount", "full", "refund_state", "goods_state", "created_at")
     list_filter = ("refund_state", "goods_state", "full", "order__channel", "created_at")
     list_select_related = ("order", "customer")
@@ -62,15 +63,6 @@ class ReturnAdmin(admin.ModelAdmin):
     raw_id_fields = ("order", "customer")
     inlines = (ReturnLineInline, RefundInline)
     actions = ("mark_goods_received",)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Return._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="amount", ordering="amount_fen")
     def amount(self, return_request: Return) -> str:
@@ -89,7 +81,7 @@ class ReturnAdmin(admin.ModelAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(RecordAdmin):
     list_display = ("out_refund_no", "tender", "state", "amount", "order", "return_request", "created_at",
                     "succeeded_at")  # fmt: skip
     list_filter = ("state", "tender", "created_at")
@@ -98,15 +90,6 @@ class RefundAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     raw_id_fields = ("order", "return_request", "payment", "gift_card")
     actions = ("retry_selected",)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Refund._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="amount", ordering="amount_fen")
     def amount(self, refund: Refund) -> str:
