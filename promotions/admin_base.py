@@ -15,6 +15,8 @@ from django.db import models, transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from . import live_deals
+
 COPY_SUFFIX = " (copy)"
 
 
@@ -57,11 +59,13 @@ class SwitchableAdmin(admin.ModelAdmin):
     @admin.action(description="Activate selected %(verbose_name_plural)s", permissions=["change"])
     def activate_selected(self, request, queryset) -> None:
         count = queryset.filter(active=False).update(active=True)
+        live_deals.forget()  # no signal for a bulk UPDATE; cheap for the promotions it does not hold
         self.message_user(request, f"Activated {count} {self._noun(count)}.", messages.SUCCESS)
 
     @admin.action(description="Deactivate selected %(verbose_name_plural)s", permissions=["change"])
     def deactivate_selected(self, request, queryset) -> None:
         count = queryset.filter(active=True).update(active=False)
+        live_deals.forget()
         self.message_user(request, f"Deactivated {count} {self._noun(count)}.", messages.SUCCESS)
 
     @admin.action(description="Duplicate selected %(verbose_name_plural)s (copies start switched off)",

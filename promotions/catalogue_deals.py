@@ -19,7 +19,7 @@ from miniprogram_api.core.money import percent_of
 from stores.models import Brand, Product
 from stores.selectors import product_list
 
-from .loading import BRAND_OF_THE_DAY_LABEL
+from .live_deals import BRAND_OF_THE_DAY_LABEL
 from .models import BrandOfTheDay, FlashSaleItem, FlashSaleReservation
 
 FLASH_ITEM_FIELDS = ("id", "sale_id", "product_id", "flash_price_fen", "quota", "sold", "per_customer_limit",

@@ -1,9 +1,11 @@
 """Loading the promotions that may apply to a basket or cart, in a fixed number of queries.
 
 The pricing engine is pure; this module is its one door to the database. Each kind of
-promotion is one query (flash sales included: what the shopper already holds comes as a
-subquery), whatever the number of lines or of live promotions, so pricing a basket costs
-the same for 1 line or 200, with no live promotion or twenty.
+promotion costs at most one query (flash sales included: what the shopper already holds
+comes as a subquery), whatever the number of lines or of live promotions, so pricing a
+basket costs the same for 1 line or 200, with no live promotion or twenty. Which flash
+sales and Brand of the Day may apply comes from the cached index (``live_deals``), so a
+basket none of them reaches costs no query for them at all.
 """
 
 from __future__ import annotations
@@ -15,10 +17,8 @@ from collections.abc import Iterable, Sequence
 from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from miniprogram_api.core.clock import local_date
-
+from .live_deals import live_deals
 from .models import (
-    BrandOfTheDay,
     Coupon,
     CouponTemplate,
     DeliveryFeeRule,
@@ -28,7 +28,6 @@ from .models import (
 )
 from .pricing import BrandDeal, Channel, CouponOffer, DeliveryFee, FlashOffer, Promotions
 
-BRAND_OF_THE_DAY_LABEL = "Brand of the Day"
 FLASH_ITEM_FIELDS = ("id", "product_id", "flash_price_fen", "quota", "sold", "per_customer_limit", "sale__name",
                      "sale__channels")  # fmt: skip
 
@@ -59,11 +58,14 @@ def flash_offers(
     """The live flash price of each product, with the units this shopper may still take.
 
     Units held by ``order_id`` (the order being priced again) count as available to it.
-    When two live sales list one product, the lower price wins.
+    When two live sales list one product, the lower price wins. Only the items the cached
+    index names are read, with the sale's switch and window checked again, so an index a
+    change has not reached yet can miss a new sale for a moment but never applies an old one.
     """
-    if not product_ids:
+    item_ids = live_deals(now=now).flash_item_ids(product_ids=product_ids, now=now) if product_ids else []
+    if not item_ids:
         return {}
-    items = FlashSaleItem.objects.filter(FlashSale.live_q(now, prefix="sale__"), product_id__in=product_ids)
+    items = FlashSaleItem.objects.filter(FlashSale.live_q(now, prefix="sale__"), pk__in=item_ids)
     if customer_id is not None:
         # What the shopper already holds or bought, as subqueries of the one item query:
         # so pricing costs the same with no live items, one, or many.
@@ -98,17 +100,8 @@ def _units_of(reservations: QuerySet[FlashSaleReservation]) -> Coalesce:
 
 
 def brand_deal(*, now: dt.datetime) -> BrandDeal | None:
-    """Today's Brand of the Day, by the Shanghai calendar."""
-    today = local_date(now)
-    row = BrandOfTheDay.objects.filter(date=today, active=True).only("id", "brand_id", "percent_off", "label").first()
-    if row is None:
-        return None
-    return BrandDeal(
-        promotion_id=row.pk,
-        brand_id=row.brand_id,
-        percent_off=row.percent_off,
-        label=row.label or BRAND_OF_THE_DAY_LABEL,
-    )
+    """Today's Brand of the Day, by the Shanghai calendar (from the cached index)."""
+    return live_deals(now=now).brand_deal(now)
 
 
 def coupon_offers(

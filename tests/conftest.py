@@ -93,10 +93,13 @@ def _isolated_cache():
 
 
 def _clear_cache() -> None:
+    from promotions import live_deals
+
     if hasattr(cache, "delete_pattern"):
         cache.delete_pattern("*")  # only our KEY_PREFIX, not the whole Redis database
     else:
         cache.clear()
+    live_deals.clear()  # the index of live deals each process keeps in memory
 
 
 @pytest.fixture(autouse=True, scope="session")
