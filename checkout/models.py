@@ -33,7 +33,10 @@ class Basket(models.Model):
     updated_at = models.DateTimeField(help_text="Last scan or change; baskets untouched for long expire.")
 
     class Meta:
-        indexes = [models.Index(fields=["status", "updated_at"])]
+        # The expiry sweep walks open baskets in id order. ``updated_at`` stays out of every
+        # index: each scan touches it, and PostgreSQL updates a row in place (HOT, no index
+        # entry rewritten) only when no indexed column changes.
+        indexes = [models.Index(fields=["id"], condition=Q(status="open"), name="basket_open")]
         constraints = [
             models.UniqueConstraint(
                 fields=["customer", "store"],

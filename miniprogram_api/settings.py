@@ -129,6 +129,13 @@ else:
     # route) waits for the kernel's TCP timeout, minutes, holding a web worker; with it the
     # request fails fast with 503 database_unavailable.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
+    if env_bool("DB_PREPARED_STATEMENTS", True):
+        # Parameters bound by the server, and a statement run a fifth time on a connection
+        # kept prepared: PostgreSQL then skips parsing and planning it, which for the short
+        # statements of a scan costs more than running them (bench/RESULTS.md). Off behind
+        # a pooler that cannot keep prepared statements (PgBouncer in transaction mode
+        # before 1.21).
+        DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
 
 # --- Cache, Redis and Celery ----------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
