@@ -3,13 +3,14 @@
 Every write takes the basket's row lock first (``lock_basket``), inside one transaction, and
 only then reads and merges lines: the lock serialises all changes to one basket, so two
 scans from a shaky phone or a double tap never lose an update, and quantities still move
-with ``F()`` so the database does the adding. Nothing else is locked, so no two
-transactions can take these locks in opposite orders.
+in the database (``quantity + n``). Nothing else is locked, so no two transactions can take
+these locks in opposite orders.
 
 Reading follows Saleor's fetch-then-compute: ``fetch_basket_lines`` gets every line with its
-product and this store's current price in one query, ``price_basket`` turns them into
-``PricingLine``s for the one pricing function and wraps the answer for the API. So a read
-is a constant number of queries however many lines the basket has.
+product and this store's current price in one statement (``basket_rows``, in SQL: the scan
+path is the busiest of the product), ``price_basket`` turns them into ``PricingLine``s for
+the one pricing function and wraps the answer for the API. So a read is a constant number
+of queries however many lines the basket has.
 
 Expiry is the sweep's job (``expire_idle_baskets``, every few minutes from Celery beat):
 until it runs, a scan keeps an idle basket alive, and the sweep's conditional UPDATE lets
@@ -21,19 +22,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 
 from miniprogram_api.core import clock
 from miniprogram_api.core.errors import InvalidInput
-from promotions.pricing import Adjustment, PricedBasket, PricedLine, PricingLine, price_lines
+from promotions.pricing import Adjustment, PricedBasket, PricedLine, price_lines
 from stores.barcodes import ProductCode, VariableMeasureCode, parse
-from stores.models import Location, LocationPrice, Product
+from stores.models import Location
 from stores.selectors import MAX_ID, ProductAtStore, product_for_scan, store_get
 
+from . import basket_rows
+from .basket_rows import BasketInfo, BasketLineInfo
 from .errors import (
     BasketFrozen,
     BasketLineNotFound,
@@ -81,39 +84,9 @@ ACTIVE_STATUSES = (Basket.Status.OPEN, Basket.Status.FROZEN)
 # --- What a read returns ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BasketLineInfo:
-    """A line with its product (joined) and the store's price now: per kg when weighed."""
-
-    line: BasketLine
-    store_price_fen: int
-
-    def pricing_line(self) -> PricingLine:
-        line = self.line
-        fixed = line.label_price_fen if line.kind != BasketLine.Kind.UNIT else None
-        return PricingLine(
-            key=line.pk,
-            product_id=line.product_id,
-            quantity=line.quantity,
-            unit_price_fen=self.store_price_fen,
-            fixed_total_fen=fixed,
-            brand_id=line.product.brand_id,
-            category_id=line.product.category_id,
-        )
-
-
-@dataclass(frozen=True)
-class PricedBasketLine:
+class PricedBasketLine(NamedTuple):
     info: BasketLineInfo
     priced: PricedLine
-
-    @property
-    def line(self) -> BasketLine:
-        return self.info.line
-
-    @property
-    def product(self) -> Product:
-        return self.info.line.product
 
     @property
     def unit_price_fen(self) -> int:
@@ -121,14 +94,14 @@ class PricedBasketLine:
 
     @property
     def item_count(self) -> int:
-        return self.line.quantity if self.line.kind == BasketLine.Kind.UNIT else 1
+        return self.info.item_count
 
 
 @dataclass(frozen=True)
 class PricedBasketInfo:
     """A basket as the shopper sees it: lines, prices and the pricing engine's explanation."""
 
-    basket: Basket
+    basket: BasketInfo
     lines: tuple[PricedBasketLine, ...]
     pricing: PricedBasket
 
@@ -142,7 +115,7 @@ class PricedBasketInfo:
 
     @property
     def has_age_restricted(self) -> bool:
-        return any(line.product.age_restricted for line in self.lines)
+        return any(line.info.age_restricted for line in self.lines)
 
     @property
     def adjustments(self) -> tuple[Adjustment, ...]:
@@ -164,36 +137,21 @@ class ScanResult:
 # --- Fetch and price ----------------------------------------------------------------------
 
 
-# What a read loads: what the basket response, pricing and an order's lines use.
-LINE_FIELDS = ("id", "basket_id", "product_id", "kind", "barcode", "quantity", "weight_g", "label_price_fen")
-LINE_PRODUCT_FIELDS = ("id", "sku", "name", "image_url", "age_restricted", "brand_id", "category_id")
-
-
-def fetch_basket_lines(*, basket: Basket) -> list[BasketLineInfo]:
+def fetch_basket_lines(*, basket: Basket | BasketInfo) -> list[BasketLineInfo]:
     """Every line with its product and the store's current price, in one query."""
-    override = LocationPrice.objects.filter(location_id=basket.store_id, product_id=OuterRef("product_id"))
-    lines = (
-        BasketLine.objects.filter(basket_id=basket.pk)
-        .select_related("product")
-        .only(*LINE_FIELDS, *(f"product__{name}" for name in LINE_PRODUCT_FIELDS))
-        .annotate(
-            store_price_fen=Coalesce(
-                Subquery(override.values("price_fen")[:1]), F("product__base_price_fen"), output_field=IntegerField()
-            )
-        )
-        .order_by("pk")
-    )
-    return [BasketLineInfo(line=line, store_price_fen=line.store_price_fen) for line in lines]
+    basket_id = basket.pk if isinstance(basket, Basket) else basket.id
+    return basket_rows.fetch_basket_lines(basket_id=basket_id, store_id=basket.store_id)
 
 
-def price_basket(
-    *,
-    basket: Basket,
+def _price(
     lines: list[BasketLineInfo],
+    *,
+    store_id: int,
+    customer_id: int,
     coupon_ids: Sequence[int] = (),
     order_id: int | None = None,
     now: dt.datetime | None = None,
-) -> PricedBasketInfo:
+) -> tuple[tuple[PricedBasketLine, ...], PricedBasket]:
     """Price fetched lines with the one pricing function, which loads the promotions that
     may apply (a fixed number of queries, whatever the lines). ``coupon_ids`` are the
     shopper's chosen coupons; ``order_id`` names an unpaid order being priced again, whose
@@ -201,18 +159,20 @@ def price_basket(
     pricing = price_lines(
         lines=[info.pricing_line() for info in lines],
         channel="in_store",
-        store_id=basket.store_id,
-        customer_id=basket.customer_id,
+        store_id=store_id,
+        customer_id=customer_id,
         coupon_ids=coupon_ids,
         order_id=order_id,
         now=now or clock.now(),
     )
     priced = {line.key: line for line in pricing.lines}
-    return PricedBasketInfo(
-        basket=basket,
-        lines=tuple(PricedBasketLine(info=info, priced=priced[info.line.pk]) for info in lines),
-        pricing=pricing,
-    )
+    return tuple(PricedBasketLine(info=info, priced=priced[info.id]) for info in lines), pricing
+
+
+def price_basket(*, basket: BasketInfo, lines: list[BasketLineInfo]) -> PricedBasketInfo:
+    """The basket as the shopper sees it now: its lines priced with the promotions live."""
+    priced, pricing = _price(lines, store_id=basket.store_id, customer_id=basket.customer_id)
+    return PricedBasketInfo(basket=basket, lines=priced, pricing=pricing)
 
 
 def basket_get(*, customer_id: int, basket_id: int) -> PricedBasketInfo:
@@ -222,10 +182,10 @@ def basket_get(*, customer_id: int, basket_id: int) -> PricedBasketInfo:
         basket = Basket.objects.select_related("store").filter(pk=basket_id, customer_id=customer_id).first()
     if basket is None:
         raise BasketNotFound(details={"basket_id": basket_id})
-    return _priced(basket)
+    return _priced(BasketInfo.of(basket))
 
 
-def _priced(basket: Basket) -> PricedBasketInfo:
+def _priced(basket: BasketInfo) -> PricedBasketInfo:
     return price_basket(basket=basket, lines=fetch_basket_lines(basket=basket))
 
 
@@ -249,30 +209,35 @@ def order_snapshot(
     does, until ``create_order`` maps them to the order's lines. Each line's
     ``discount_fen`` is everything taken off it: its catalogue deal and its share of every
     order-level discount, so the lines add up to the order's discount."""
-    info = price_basket(
-        basket=basket, lines=fetch_basket_lines(basket=basket), coupon_ids=coupon_ids, order_id=order_id, now=now
+    lines, pricing = _price(
+        fetch_basket_lines(basket=basket),
+        store_id=basket.store_id,
+        customer_id=basket.customer_id,
+        coupon_ids=coupon_ids,
+        order_id=order_id,
+        now=now,
     )
     drafts = [
         OrderLineDraft(
-            product_id=line.product.pk,
-            sku=line.product.sku,
-            name=line.product.name,
-            barcode=line.line.barcode,
-            kind=line.line.kind,
-            quantity=line.line.quantity,
-            weight_g=line.line.weight_g,
+            product_id=line.info.product_id,
+            sku=line.info.sku,
+            name=line.info.name,
+            barcode=line.info.barcode,
+            kind=line.info.kind,
+            quantity=line.info.quantity,
+            weight_g=line.info.weight_g,
             unit_price_fen=line.unit_price_fen,
             line_total_fen=line.priced.line_total_fen,
             discount_fen=line.priced.discount_fen,
-            age_restricted=line.product.age_restricted,
+            age_restricted=line.info.age_restricted,
         )
-        for line in info.lines
+        for line in lines
     ]
     return OrderSnapshot(
         lines=drafts,
-        priced=info.pricing,
-        adjustments=[adjustment_dict(a) for a in info.adjustments],
-        line_keys=[line.line.pk for line in info.lines],
+        priced=pricing,
+        adjustments=[adjustment_dict(a) for a in pricing.adjustments],
+        line_keys=[line.info.id for line in lines],
     )
 
 
@@ -307,7 +272,7 @@ def open_basket(*, customer_id: int, store_id: int) -> OpenedBasket:
     store = store_get(store_id=store_id)
     existing = _active_basket(customer_id=customer_id, store=store)
     if existing is not None:
-        return OpenedBasket(basket=_priced(existing), created=False)
+        return OpenedBasket(basket=_priced(BasketInfo.of(existing)), created=False)
 
     if not store.scan_and_go_enabled:
         raise ScanAndGoUnavailable(details={"store_id": store.pk})
@@ -321,8 +286,8 @@ def open_basket(*, customer_id: int, store_id: int) -> OpenedBasket:
         existing = _active_basket(customer_id=customer_id, store=store)
         if existing is None:
             raise
-        return OpenedBasket(basket=_priced(existing), created=False)
-    return OpenedBasket(basket=price_basket(basket=basket, lines=[]), created=True)
+        return OpenedBasket(basket=_priced(BasketInfo.of(existing)), created=False)
+    return OpenedBasket(basket=price_basket(basket=BasketInfo.of(basket), lines=[]), created=True)
 
 
 def _active_basket(*, customer_id: int, store: Location) -> Basket | None:
@@ -335,27 +300,22 @@ def _active_basket(*, customer_id: int, store: Location) -> Basket | None:
 # --- Changing a basket --------------------------------------------------------------------
 
 
-def lock_basket(*, customer_id: int, basket_id: int) -> Basket:
-    """The shopper's basket (with its store), row-locked until the transaction ends.
+def lock_basket(*, customer_id: int, basket_id: int, now: dt.datetime) -> BasketInfo:
+    """The shopper's basket, row-locked until the transaction ends and touched at ``now``.
 
-    Call inside ``transaction.atomic()``, before reading or writing the basket's lines.
-    ``of=("self",)`` locks the basket only, not the store row joined for the response.
+    Call inside ``transaction.atomic()``, before reading or writing the basket's lines; a
+    change refused after it rolls the touch back too.
     """
     basket = None
     if 0 < basket_id <= MAX_ID:
-        basket = (
-            Basket.objects.select_for_update(of=("self",))
-            .select_related("store")
-            .filter(pk=basket_id, customer_id=customer_id)
-            .first()
-        )
+        basket = basket_rows.lock_basket_row(customer_id=customer_id, basket_id=basket_id, now=now)
     if basket is None:
         raise BasketNotFound(details={"basket_id": basket_id})
     return basket
 
 
-def require_open(basket: Basket) -> None:
-    details = {"basket_id": basket.pk, "status": basket.status}
+def require_open(basket: BasketInfo) -> None:
+    details = {"basket_id": basket.id, "status": basket.status}
     if basket.status == Basket.Status.FROZEN:
         raise BasketFrozen(details=details)
     if basket.status != Basket.Status.OPEN:
@@ -369,6 +329,15 @@ def scan(*, customer_id: int, basket_id: int, barcode: str, quantity: int | None
     label is always a line of its own, at its printed price or at its weight times the
     store's price per kg now (kept on the line, as the label is what was weighed). Stock is
     not checked: the shopper is holding the item, whatever the stock count says.
+
+    On PostgreSQL a product code the store sells goes in with one statement, a transaction
+    of its own (``scan_product_units``), and the lines are read after it: two round trips,
+    where a transaction takes five, for the request every shopper sends per item. Anything
+    that statement does not write takes the transactional path: the basket locked, a
+    product code added in one statement (``add_product_units``), labels and codes it
+    cannot add through ``_add_scanned``, which refuses them with the reason, and the lines
+    read under the lock; a basket that would pass ``MAX_LINES`` is refused and nothing is
+    kept.
     """
     scanned = parse(barcode)  # a misread is answered before any lock is taken
     if isinstance(scanned, VariableMeasureCode):
@@ -377,13 +346,43 @@ def scan(*, customer_id: int, basket_id: int, barcode: str, quantity: int | None
         quantity = 1
     quantity = _checked_quantity(1 if quantity is None else quantity)
 
+    now = clock.now()
+    if isinstance(scanned, ProductCode) and connection.vendor == "postgresql" and 0 < basket_id <= MAX_ID:
+        added = basket_rows.scan_product_units(
+            customer_id=customer_id,
+            basket_id=basket_id,
+            gtin=scanned.gtin,
+            barcode=scanned.printed,
+            quantity=quantity,
+            max_quantity=MAX_LINE_QUANTITY,
+            max_lines=MAX_LINES,
+            now=now,
+        )
+        if added is not None:
+            basket, line_id = added
+            lines = fetch_basket_lines(basket=basket)
+            return ScanResult(basket=price_basket(basket=basket, lines=lines), line_id=line_id)
+
     with transaction.atomic():
-        basket = lock_basket(customer_id=customer_id, basket_id=basket_id)
+        basket = lock_basket(customer_id=customer_id, basket_id=basket_id, now=now)
         require_open(basket)
-        found = product_for_scan(store=basket.store, barcode=barcode)
+        line_id = None
+        if isinstance(scanned, ProductCode):
+            line_id = basket_rows.add_product_units(
+                basket_id=basket.id,
+                store_id=basket.store_id,
+                gtin=scanned.gtin,
+                barcode=scanned.printed,
+                quantity=quantity,
+                max_quantity=MAX_LINE_QUANTITY,
+                now=now,
+            )
+        if line_id is None:
+            found = product_for_scan(store_id=basket.store_id, barcode=barcode)
+            line_id = _add_scanned(basket=basket, found=found, quantity=quantity, now=now)
         lines = fetch_basket_lines(basket=basket)
-        line_id = _add_scanned(basket=basket, lines=lines, found=found, quantity=quantity)
-        _touch(basket)
+        if len(lines) > MAX_LINES:
+            raise TooManyLines(details={"max_lines": MAX_LINES})
     return ScanResult(basket=price_basket(basket=basket, lines=lines), line_id=line_id)
 
 
@@ -391,7 +390,7 @@ def change_line_quantity(*, customer_id: int, basket_id: int, line_id: int, quan
     """Set a unit line's quantity; a label's is fixed at one (``LabelQuantityFixed``)."""
     quantity = _checked_quantity(quantity)
     with transaction.atomic():
-        basket = lock_basket(customer_id=customer_id, basket_id=basket_id)
+        basket = lock_basket(customer_id=customer_id, basket_id=basket_id, now=clock.now())
         require_open(basket)
         lines = _basket_line(basket=basket, line_id=line_id)
         if not lines.filter(kind=BasketLine.Kind.UNIT).update(quantity=quantity):
@@ -399,26 +398,24 @@ def change_line_quantity(*, customer_id: int, basket_id: int, line_id: int, quan
             if kind is None:
                 raise BasketLineNotFound(details={"line_id": line_id})
             raise LabelQuantityFixed(details={"line_id": line_id, "kind": kind})
-        _touch(basket)
     return _priced(basket)
 
 
 def remove_line(*, customer_id: int, basket_id: int, line_id: int) -> PricedBasketInfo:
     with transaction.atomic():
-        basket = lock_basket(customer_id=customer_id, basket_id=basket_id)
+        basket = lock_basket(customer_id=customer_id, basket_id=basket_id, now=clock.now())
         require_open(basket)
         deleted, _ = _basket_line(basket=basket, line_id=line_id).delete()
         if not deleted:
             raise BasketLineNotFound(details={"line_id": line_id})
-        _touch(basket)
     return _priced(basket)
 
 
-def _basket_line(*, basket: Basket, line_id: int) -> QuerySet[BasketLine]:
+def _basket_line(*, basket: BasketInfo, line_id: int) -> QuerySet[BasketLine]:
     """The line ``line_id`` if it is this basket's (an id past 64 bits matches nothing)."""
     if not 0 < line_id <= MAX_ID:
         return BasketLine.objects.none()
-    return BasketLine.objects.filter(pk=line_id, basket_id=basket.pk)
+    return BasketLine.objects.filter(pk=line_id, basket_id=basket.id)
 
 
 def _checked_quantity(quantity: int) -> int:
@@ -429,44 +426,31 @@ def _checked_quantity(quantity: int) -> int:
     return quantity
 
 
-def _touch(basket: Basket) -> None:
-    basket.updated_at = clock.now()
-    Basket.objects.filter(pk=basket.pk).update(updated_at=basket.updated_at)
+def _add_scanned(*, basket: BasketInfo, found: ProductAtStore, quantity: int, now: dt.datetime) -> int:
+    """Write a scale label's line, or a product code's units; return the line's id.
 
-
-def _add_scanned(*, basket: Basket, lines: list[BasketLineInfo], found: ProductAtStore, quantity: int) -> int:
-    """Merge into the product's unit line or add a label line; return the line's id.
-
-    ``lines`` are the basket's lines, read under its lock, so they stay true until the
-    write; the write is applied to them too (the lock makes ``quantity + n`` exact), so
-    the response needs no second read. The database still does the adding, with ``F()``.
+    Labels are refused here when implausible, a product code when the product is sold by
+    weight or its line would pass 99 (what ``add_product_units`` does not say).
     """
-    product = found.product
     kind, weight_g, label_price_fen = _line_values(found)
     if kind == BasketLine.Kind.UNIT:
-        unit_line = next((i.line for i in lines if i.line.kind == kind and i.line.product_id == product.pk), None)
-        if unit_line is not None:
-            if unit_line.quantity + quantity > MAX_LINE_QUANTITY:
-                raise QuantityLimit(
-                    details={"line_id": unit_line.pk, "quantity": unit_line.quantity, "max_quantity": MAX_LINE_QUANTITY}
-                )
-            BasketLine.objects.filter(pk=unit_line.pk).update(quantity=F("quantity") + quantity)
-            unit_line.quantity += quantity
-            return unit_line.pk
-
-    if len(lines) >= MAX_LINES:
-        raise TooManyLines(details={"max_lines": MAX_LINES})
-    line = BasketLine.objects.create(
-        basket_id=basket.pk,
-        product=product,
+        unit = BasketLine.objects.filter(basket_id=basket.id, product_id=found.product.pk, kind=kind)
+        line_id, held = unit.values_list("id", "quantity").first() or (None, 0)
+        if held + quantity > MAX_LINE_QUANTITY:
+            raise QuantityLimit(details={"line_id": line_id, "quantity": held, "max_quantity": MAX_LINE_QUANTITY})
+        if line_id is not None:
+            basket_rows.add_units(line_id=line_id, quantity=quantity)
+            return line_id
+    return basket_rows.insert_line(
+        basket_id=basket.id,
+        product_id=found.product.pk,
         kind=kind,
         barcode=found.scanned.printed,
         quantity=quantity,
         weight_g=weight_g,
         label_price_fen=label_price_fen,
+        now=now,
     )
-    lines.append(BasketLineInfo(line=line, store_price_fen=found.price_fen))  # the newest id sorts last
-    return line.pk
 
 
 def _line_values(found: ProductAtStore) -> tuple[str, int | None, int | None]:

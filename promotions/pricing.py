@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from miniprogram_api.core.money import allocate, percent_of
 
@@ -45,12 +45,14 @@ ONE_ORDER_COUPON = "one_order_coupon_only"
 ONE_DELIVERY_COUPON = "one_delivery_coupon_only"
 
 
-@dataclass(frozen=True)
-class PricingLine:
+class PricingLine(NamedTuple):
     """A line to price. ``fixed_total_fen`` is set for scale labels (the printed price, or
     weight x price per kg): such a line costs exactly that, whatever its quantity. Brand and
     category decide which promotions reach the line. Keys must be mutually comparable
-    (line ids): allocation breaks ties by key."""
+    (line ids): allocation breaks ties by key.
+
+    A named tuple, like ``PricedLine``, rather than a frozen dataclass: every scan builds one
+    per basket line, and a frozen dataclass costs several times more to build."""
 
     key: Hashable
     product_id: int
@@ -159,8 +161,7 @@ class Adjustment:
     item_id: int | None = None  # flash sales: the item whose quota is spent
 
 
-@dataclass(frozen=True)
-class PricedLine:
+class PricedLine(NamedTuple):
     key: Hashable
     line_total_fen: int  # before any discount
     discount_fen: int  # every discount on the line: catalogue plus its share of order discounts

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import BooleanField, Case, FloatField, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from miniprogram_api.core import clock
@@ -220,36 +221,64 @@ def product_at_store(*, store_id: int, barcode: str) -> ProductAtStore:
     return _found(product, store_id, scanned, stock["override_price_fen"], stock["on_hand"], stock["reserved"])
 
 
-# What adding a scan to a basket reads of the product: its line's figures and what the
-# basket shows of it (see ``product_for_scan``).
-# Brand and category ids too: the pricing engine matches promotions by them.
+# What a basket scan reads of the product: its line's figures and what the basket shows of
+# it (brand and category ids too: the pricing engine matches promotions by them). The
+# columns ``_SCAN_SQL`` selects first, in this order.
 SCAN_PRODUCT_FIELDS = ("id", "sku", "name", "image_url", "age_restricted", "sold_by_weight", "base_price_fen",
                        "brand_id", "category_id")  # fmt: skip
 
+# One row: the store's stock row of the product the code names, with the product and the
+# store's own price (LEFT JOIN: most products sell at their base price). The location must
+# be an open store, not a warehouse. ``{code}`` is one of the two conditions below.
+_SCAN_SQL = """
+    SELECT p.id, p.sku, p.name, p.image_url, p.age_restricted, p.sold_by_weight, p.base_price_fen, p.brand_id,
+           p.category_id, lp.price_fen, s.on_hand, s.reserved
+    FROM stores_stock s
+    JOIN stores_location l ON l.id = s.location_id
+    JOIN stores_product p ON p.id = s.product_id
+    LEFT JOIN stores_locationprice lp ON lp.location_id = s.location_id AND lp.product_id = s.product_id
+    WHERE s.location_id = %s AND l.kind = %s AND l.active AND p.active AND {code}
+"""
+_SCAN_BY_GTIN_SQL = _SCAN_SQL.format(code="p.id = (SELECT b.product_id FROM stores_barcode b WHERE b.gtin = %s)")
+_SCAN_BY_PLU_SQL = _SCAN_SQL.format(code="p.plu_code = %s")
+_SCAN_BY_WEIGHED_PLU_SQL = _SCAN_SQL.format(code="p.plu_code = %s AND p.sold_by_weight")
 
-def product_for_scan(*, store: Location, barcode: str) -> ProductAtStore:
-    """``product_at_store`` for a basket scan, in one query when all goes well.
 
-    ``store`` is the basket's, already read, so only an active store is queried, and by
-    its id alone. One query finds its stock row of the scanned product together with the
-    product (only ``SCAN_PRODUCT_FIELDS``: brand and category ids, which pricing needs, but
-    nothing a basket does not show) and the store's price. When it finds nothing,
-    ``product_at_store`` answers, so the errors and their order are the same.
+def product_for_scan(*, store_id: int, barcode: str) -> ProductAtStore:
+    """``product_at_store`` for a basket scan: one statement when all goes well.
+
+    A scan into a basket is the busiest request there is, and Django's query building cost
+    several times what the database spends on this one (bench/RESULTS.md), so it is written
+    in SQL that PostgreSQL and SQLite both run. The product comes back as ``.only()`` would
+    load it (``SCAN_PRODUCT_FIELDS``; any other field is read on access). When the
+    statement finds nothing, ``product_at_store`` answers, so the errors and their order
+    are the same as the catalogue lookup's.
     """
     scanned = parse(barcode)
-    stock = None
-    if store.kind == Location.Kind.STORE and store.active:
-        fields = ("on_hand", "reserved", *(f"product__{name}" for name in SCAN_PRODUCT_FIELDS))
-        stocks = (
-            Stock.objects.filter(_scanned_code_q(scanned, via="product__"), location_id=store.pk, product__active=True)
-            .select_related("product")
-            .only(*fields)
-            .annotate(override_price_fen=_store_price_override())
-        )
-        stock = next(iter(stocks[:1]), None)  # at most one row: one stock row per product and store
-    if stock is None:
-        return product_at_store(store_id=store.pk, barcode=barcode)
-    return _found(stock.product, store.pk, scanned, stock.override_price_fen, stock.on_hand, stock.reserved)
+    if isinstance(scanned, ProductCode):
+        sql, code = _SCAN_BY_GTIN_SQL, scanned.gtin
+    else:
+        sql = _SCAN_BY_PLU_SQL if scanned.weight_g is None else _SCAN_BY_WEIGHED_PLU_SQL
+        code = scanned.item_code
+    row = None
+    if 0 < store_id <= MAX_ID:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [store_id, Location.Kind.STORE, code])
+            row = cursor.fetchone()  # at most one: one stock row per product and store
+    if row is None:
+        return product_at_store(store_id=store_id, barcode=barcode)
+    values = dict(zip(SCAN_PRODUCT_FIELDS, row, strict=False))
+    values.update(age_restricted=bool(values["age_restricted"]), sold_by_weight=bool(values["sold_by_weight"]))
+    override_price_fen, on_hand, reserved = row[len(SCAN_PRODUCT_FIELDS) :]
+    return _found(_product_from(values), store_id, scanned, override_price_fen, on_hand, reserved)
+
+
+def _product_from(values: dict) -> Product:
+    """A product as ``.only(*values)`` would load it: any other field is read on access.
+    (``from_db`` takes the values in the model's field order; SQLite has 0/1 for booleans,
+    so the caller converts them.)"""
+    names = [field.attname for field in Product._meta.concrete_fields if field.attname in values]
+    return Product.from_db(connection.alias, names, [values[name] for name in names])
 
 
 # A stock row counts only at an active store (not a warehouse).

@@ -18,7 +18,14 @@ from checkout.models import Basket, BasketLine
 from miniprogram_api.accounts.tokens import issue_token
 from stores.barcodes import gs1_check_digit
 from tests.checkout.shop import MILK_EAN, make_shop
-from tests.factories import BarcodeFactory, BasketFactory, CustomerFactory, ProductFactory, StockFactory
+from tests.factories import (
+    BarcodeFactory,
+    BasketFactory,
+    BasketLineFactory,
+    CustomerFactory,
+    ProductFactory,
+    StockFactory,
+)
 from tests.parallel import run_in_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,17 +68,23 @@ def test_ten_clients_scanning_one_product_three_times_each_make_a_line_of_30(tok
     assert list(BasketLine.objects.filter(basket=basket).values_list("kind", "quantity")) == [("unit", 30)]
 
 
+def stocked_codes(store, n: int) -> list[str]:
+    """Codes of ``n`` new products the store sells."""
+    codes = []
+    for i in range(n):
+        body = f"69{i:02d}00000000"[:12]
+        product = ProductFactory()
+        BarcodeFactory(product=product, code=body + str(gs1_check_digit(body)))
+        StockFactory(location=store, product=product)
+        codes.append(body + str(gs1_check_digit(body)))
+    return codes
+
+
 def test_ten_clients_scanning_ten_products_make_ten_lines(token):
     customer, raw = token
     shop = make_shop()
     basket = BasketFactory(customer=customer, store=shop.store)
-    codes = []
-    for i in range(THREADS):
-        body = f"69{i:02d}00000000"[:12]
-        product = ProductFactory()
-        BarcodeFactory(product=product, code=body + str(gs1_check_digit(body)))
-        StockFactory(location=shop.store, product=product)
-        codes.append(body + str(gs1_check_digit(body)))
+    codes = stocked_codes(shop.store, THREADS)
 
     def scan_one(index: int) -> list[int]:
         url = f"/api/v1/baskets/{basket.pk}/scan"
@@ -98,6 +111,26 @@ def test_a_hundred_parallel_scans_fill_a_line_to_exactly_99_and_refuse_one(token
 
     assert Counter(statuses) == {200: 99, 422: 1}
     assert BasketLine.objects.get(basket=basket).quantity == 99
+
+
+def test_ten_clients_adding_new_products_to_a_basket_of_195_lines_stop_it_at_200(token):
+    # Each scan counts the lines before adding one: a count that missed a line committed
+    # by a scan it waited for would let the basket pass 200.
+    customer, raw = token
+    shop = make_shop()
+    basket = BasketFactory(customer=customer, store=shop.store)
+    BasketLineFactory.create_batch(195, basket=basket, product=shop.bread, kind="price_label", label_price_fen=1500)
+    codes = stocked_codes(shop.store, THREADS)
+
+    def scan_one(index: int) -> list[int]:
+        url = f"/api/v1/baskets/{basket.pk}/scan"
+        return [client(raw).post(url, {"barcode": codes[index]}, format="json").status_code]
+
+    statuses = in_parallel(scan_one)
+
+    assert Counter(statuses) == {200: 5, 422: 5}
+    assert BasketLine.objects.filter(basket=basket).count() == 200
+    assert BasketLine.objects.filter(basket=basket, barcode__in=codes).count() == 5
 
 
 def test_ten_clients_opening_a_basket_at_once_share_one(token):

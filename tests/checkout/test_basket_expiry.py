@@ -117,7 +117,7 @@ def test_an_expired_basket_refuses_scans_and_the_shopper_opens_a_new_one(shop):
 
     assert refused.value.details == {"basket_id": old.pk, "status": "expired"}
     assert opened.created is True
-    assert opened.basket.basket.pk != old.pk
+    assert opened.basket.basket.id != old.pk
 
 
 def test_a_basket_expires_two_hours_after_its_last_scan_not_its_opening(shop):

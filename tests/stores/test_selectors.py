@@ -208,7 +208,7 @@ def lookup(request):
     must find the same and refuse with the same errors in the same order."""
     if request.param == "product_at_store":
         return lambda store, barcode: selectors.product_at_store(store_id=store.pk, barcode=barcode)
-    return lambda store, barcode: selectors.product_for_scan(store=store, barcode=barcode)
+    return lambda store, barcode: selectors.product_for_scan(store_id=store.pk, barcode=barcode)
 
 
 def test_scan_uses_the_store_price_over_the_base_price(store, lookup):
@@ -317,7 +317,7 @@ def test_the_scan_lookup_is_one_query(store, django_assert_num_queries):
     StockFactory(location=store, product=product)
     LocationPriceFactory(location=store, product=product, price_fen=1190)
     with django_assert_num_queries(1):
-        result = selectors.product_for_scan(store=store, barcode="6901234567892")
+        result = selectors.product_for_scan(store_id=store.pk, barcode="6901234567892")
         assert (result.product.pk, result.product.sku, result.price_fen) == (product.pk, product.sku, 1190)
 
 
