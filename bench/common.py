@@ -58,14 +58,33 @@ def migrate_and_seed(env: dict[str, str]) -> None:
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([python, "manage.py", "seed_demo", "-v0"], cwd=ROOT, env=env, check=True)
+    analyze(env.get("DATABASE_URL", ""))
+
+
+def analyze(url: str) -> None:
+    """Give PostgreSQL's planner statistics of the fresh data, as autovacuum would soon after a
+    bulk load, and the cost of a random read docs/operations.md recommends for SSDs (the
+    setting applies to connections opened from now on): without them it guesses row counts,
+    and with the demo's small catalogue it scans whole tables where an index serves."""
+    if not url.startswith("postgres"):
+        return
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" SET random_page_cost = 1.1')
+        conn.execute("ANALYZE")
 
 
 @contextmanager
-def gunicorn(*, port: int, workers: int, env: dict[str, str], threads: int = 1) -> Iterator[None]:
+def gunicorn(*, port: int, workers: int, env: dict[str, str], threads: int = 1) -> Iterator[int]:
     """Run gunicorn (sync workers; threaded ones with ``threads`` above 1) on
-    127.0.0.1:``port`` for the block, entered once the server answers; the server is
-    stopped even if the block fails."""
+    127.0.0.1:``port`` for the block, entered once the server answers with the master's
+    process id; the server is stopped even if the block fails."""
     base = f"http://127.0.0.1:{port}"
+    # No access log (it costs every endpoint the same, and is not the code being measured),
+    # and no worker recycling mid-run (a restarting worker is seconds of lost capacity).
+    env = {"GUNICORN_ACCESS_LOG": "", "GUNICORN_MAX_REQUESTS": "0", **env}
     server = subprocess.Popen(
         [
             sys.executable,
@@ -85,7 +104,7 @@ def gunicorn(*, port: int, workers: int, env: dict[str, str], threads: int = 1) 
     )
     try:
         wait_until_up(base)
-        yield
+        yield server.pid
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -106,6 +125,34 @@ def wait_until_up(base: str) -> None:
     raise SystemExit("gunicorn did not start within 30 s")
 
 
+def process_ids(*, name: str = "", parent: int = 0) -> list[int]:
+    """Linux processes by command name, or by parent (a gunicorn master's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm, rest = (entry / "stat").read_text().rsplit(")", 1)
+        except OSError:  # it ended meanwhile
+            continue
+        if (name and comm.split("(", 1)[1] == name) or (parent and int(rest.split()[1]) == parent):
+            found.append(int(entry.name))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User and system CPU seconds each process has used so far (one that has ended is
+    left out: compare per process, or it would count as negative)."""
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
 def lua_list(values: list[str]) -> str:
     """A Lua table literal of strings, for the values a ``wrk`` script picks from."""
     return "{" + ",".join(json.dumps(v) for v in values) + "}"
@@ -113,7 +160,7 @@ def lua_list(values: list[str]) -> str:
 
 def run_wrk(base: str, script: Path, *, threads: int, connections: int, duration: int) -> dict:
     """Drive ``base`` with ``wrk`` and the Lua ``script``; returns requests per second, p50
-    and p99 in ms, the number of requests and of non-2xx/3xx answers."""
+    and p99 in ms, the number of requests, the seconds they took and the non-2xx/3xx answers."""
     out = subprocess.run(
         [
             "wrk",
@@ -135,9 +182,16 @@ def run_wrk(base: str, script: Path, *, threads: int, connections: int, duration
         check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    requests_done = int(re.search(r"(\d+) requests in", out).group(1))
+    requests_done, took, unit = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)\b", out).groups()
     errors = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
-    return {"rps": rps, "p50": _ms(out, "50%"), "p99": _ms(out, "99%"), "requests": requests_done, "errors": errors}
+    return {
+        "rps": rps,
+        "p50": _ms(out, "50%"),
+        "p99": _ms(out, "99%"),
+        "requests": int(requests_done),
+        "seconds": float(took) * {"ms": 0.001, "s": 1, "m": 60}[unit],
+        "errors": errors,
+    }
 
 
 def _ms(out: str, label: str) -> float:
