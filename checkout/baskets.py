@@ -1,10 +1,11 @@
 """Scan & pay baskets: open one at a store, scan into it, change or remove lines, read it priced.
 
-Every write takes the basket's row lock first (``lock_basket``), inside one transaction, and
-only then reads and merges lines: the lock serialises all changes to one basket, so two
-scans from a shaky phone or a double tap never lose an update, and quantities still move
-in the database (``quantity + n``). Nothing else is locked, so no two transactions can take
-these locks in opposite orders.
+Every write takes the basket's row lock first (``lock_basket``, or ``FOR UPDATE`` in the
+one statement of an everyday scan on PostgreSQL), in the transaction that then reads and
+merges lines: the lock serialises all changes to one basket, so two scans from a shaky
+phone or a double tap never lose an update, and quantities still move in the database
+(``quantity + n``). Nothing else is locked, so no two transactions can take these locks in
+opposite orders.
 
 Reading follows Saleor's fetch-then-compute: ``fetch_basket_lines`` gets every line with its
 product and this store's current price in one statement (``basket_rows``, in SQL: the scan
