@@ -163,7 +163,7 @@ def test_production_with_safe_settings_starts_hardened(read_settings):
 
     assert values["DEBUG"] is False
     assert values["SANDBOX_INSTALLED"] is False
-    assert values["RENDERERS"] == ["rest_framework.renderers.JSONRenderer"]
+    assert values["RENDERERS"] == ["miniprogram_api.api.renderers.JSONRenderer"]
     assert values["SECURE_SSL_REDIRECT"] is True
     assert values["SESSION_COOKIE_SECURE"] is True
     assert values["SECURE_HSTS_SECONDS"] >= 31536000

@@ -6,7 +6,6 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,6 +13,7 @@ from checkout import exitpass, orders, scan_and_pay
 
 from .idempotent import IDEMPOTENCY_KEY, respond_once
 from .orders_serializers import CheckoutInput, CheckoutOutput, ExitPassSerializer, OrderSerializer
+from .renderers import JSONRenderer
 from .schema import ERROR_RESPONSES, ErrorSerializer
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkout import pickup_codes
 
 from .pickup_serializers import PickupCodeSerializer
+from .renderers import JSONRenderer
 from .schema import ERROR_RESPONSES, ErrorSerializer
 
 NOT_A_PAID_PICKUP_ORDER = OpenApiResponse(
