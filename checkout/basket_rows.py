@@ -77,15 +77,11 @@ class BasketLineInfo(NamedTuple):
         return self.quantity if self.kind == BasketLine.Kind.UNIT else 1
 
     def pricing_line(self) -> PricingLine:
+        """A unit line at the store's price; a scale label at its own (positional: one per
+        line per scan)."""
         fixed = self.label_price_fen if self.kind != BasketLine.Kind.UNIT else None
         return PricingLine(
-            key=self.id,
-            product_id=self.product_id,
-            quantity=self.quantity,
-            unit_price_fen=self.store_price_fen,
-            fixed_total_fen=fixed,
-            brand_id=self.brand_id,
-            category_id=self.category_id,
+            self.id, self.product_id, self.quantity, self.store_price_fen, fixed, self.brand_id, self.category_id
         )
 
 

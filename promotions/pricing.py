@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Literal, NamedTuple
 
 from miniprogram_api.core.money import allocate, percent_of
@@ -189,22 +190,21 @@ class PricedBasket:
 
 # --- The engine ---------------------------------------------------------------------------
 
+_KEY = attrgetter("key")
+
 
 def compute(
     *, lines: Sequence[PricingLine], channel: Channel, promotions: Promotions, now: dt.datetime
 ) -> PricedBasket:
     """Price ``lines`` with ``promotions`` at ``now``; pure and independent of line order."""
-    lines = sorted(lines, key=lambda line: line.key)
+    lines = sorted(lines, key=_KEY)
     totals = {line.key: line.total_fen for line in lines}
     discounts = dict.fromkeys(totals, 0)
     adjustments: list[Adjustment] = []
 
-    catalogue = _catalogue(lines, channel, promotions)
-    for line in lines:
-        best = catalogue.get(line.key)
-        if best is not None:
-            adjustments.append(best)
-            discounts[line.key] = best.amount_fen
+    for key, best in _catalogue(lines, channel, promotions).items():  # in line order
+        adjustments.append(best)
+        discounts[key] = best.amount_fen
     catalogue_discounts = dict(discounts)
 
     order_coupons, delivery_coupons, problems = _sort_coupons(promotions.coupons, channel, now)
@@ -250,15 +250,9 @@ def compute(
         adjustments.append(Adjustment("coupon", coupon.coupon_id, None, fee, coupon.label))
         fee = 0
 
-    priced = tuple(
-        PricedLine(
-            key=key,
-            line_total_fen=totals[key],
-            discount_fen=discounts[key],
-            catalogue_discount_fen=catalogue_discounts[key],
-        )
-        for key in totals
-    )
+    # The three dicts hold the same keys in the same (line) order.
+    amounts = zip(totals, totals.values(), discounts.values(), catalogue_discounts.values(), strict=True)
+    priced = tuple(map(PricedLine._make, amounts))
     return PricedBasket(
         lines=priced,
         adjustments=tuple(adjustments),
@@ -286,6 +280,8 @@ def _catalogue(lines: Sequence[PricingLine], channel: Channel, promotions: Promo
     """
     best: dict = {}
     deal = promotions.brand_deal
+    if not promotions.flash and deal is None:  # most baskets, most of the time
+        return best
     for line in lines:
         candidates = []
         offer = promotions.flash.get(line.product_id)
