@@ -126,13 +126,20 @@ _ADD_PRODUCT_UNITS_SQL = """
     RETURNING id
 """
 
-# ``_ADD_PRODUCT_UNITS_SQL`` with the lock and the touch, as one statement and so one
-# transaction of its own, for PostgreSQL (SQLite has no data-modifying WITH). The statement
-# sees the database as of its start; the line count it checks is only right if no change
-# to the basket committed since, and every change to a basket's lines also touches the
-# basket's row. So the lock is taken only on the row version that start saw (its ``xmin``):
-# after waiting on a concurrent change PostgreSQL re-checks the newest version, the
-# condition fails, and nothing is written. The basket is touched only if a line was.
+# ``_ADD_PRODUCT_UNITS_SQL`` with the lock, the touch and the read of the lines, as one
+# statement and so one transaction of its own, for PostgreSQL (SQLite has no data-modifying
+# WITH). The statement sees the database as of its start; the line count it checks and the
+# lines it reads are only right if no change to the basket committed since, and every
+# change to a basket's lines also touches the basket's row. So the lock is taken only on
+# the row version that start saw (its ``xmin``): after waiting on a concurrent change
+# PostgreSQL re-checks the newest version, the condition fails, and nothing is written or
+# read. The basket is touched only if a line was written.
+#
+# The lines come back as ``_LINES_SQL`` reads them, followed on every row by the written
+# line's id and the store's id, code and name: the line as written (``line``, which the
+# start of the statement cannot see), then every other line as of the start. Product and
+# price are looked up per line (``LATERAL ... OFFSET 0`` keeps the planner, which cannot
+# know how many lines a WITH returns, from scanning the whole catalogue to hash-join it).
 _SCAN_PRODUCT_UNITS_SQL = """
     WITH basket AS (
         SELECT bk.id, bk.store_id FROM checkout_basket bk
@@ -154,12 +161,31 @@ _SCAN_PRODUCT_UNITS_SQL = """
         ON CONFLICT (basket_id, product_id) WHERE kind = 'unit'
         DO UPDATE SET quantity = bl.quantity + excluded.quantity
             WHERE bl.quantity + excluded.quantity <= %(max_quantity)s
-        RETURNING bl.id, bl.basket_id
+        RETURNING bl.id, bl.basket_id, bl.product_id, bl.kind, bl.barcode, bl.quantity, bl.weight_g, bl.label_price_fen
+    ), touched AS (
+        UPDATE checkout_basket bk SET updated_at = %(now)s FROM line WHERE bk.id = line.basket_id
+    ), written AS (
+        SELECT line.id, basket.store_id, st.code, st.name
+        FROM line JOIN basket ON basket.id = line.basket_id JOIN stores_location st ON st.id = basket.store_id
+    ), lines AS (
+        SELECT line.id, line.product_id, line.kind, line.barcode, line.quantity, line.weight_g, line.label_price_fen
+        FROM line
+        UNION ALL
+        SELECT c.id, c.product_id, c.kind, c.barcode, c.quantity, c.weight_g, c.label_price_fen
+        FROM checkout_basketline c JOIN line ON c.basket_id = line.basket_id AND c.id <> line.id
     )
-    UPDATE checkout_basket bk SET updated_at = %(now)s FROM line WHERE bk.id = line.basket_id
-    RETURNING line.id, bk.store_id,
-        (SELECT l.code FROM stores_location l WHERE l.id = bk.store_id),
-        (SELECT l.name FROM stores_location l WHERE l.id = bk.store_id)
+    SELECT bl.id, bl.product_id, bl.kind, bl.barcode, bl.quantity, bl.weight_g, bl.label_price_fen,
+           p.sku, p.name, p.image_url, p.age_restricted, p.brand_id, p.category_id,
+           COALESCE((SELECT lp.price_fen FROM stores_locationprice lp
+                     WHERE lp.location_id = written.store_id AND lp.product_id = bl.product_id), p.base_price_fen),
+           written.id, written.store_id, written.code, written.name
+    FROM lines bl
+    CROSS JOIN written
+    CROSS JOIN LATERAL (
+        SELECT p.sku, p.name, p.image_url, p.age_restricted, p.brand_id, p.category_id, p.base_price_fen
+        FROM stores_product p WHERE p.id = bl.product_id OFFSET 0
+    ) p
+    ORDER BY bl.id
 """
 
 _ADD_UNITS_SQL = "UPDATE checkout_basketline SET quantity = quantity + %s WHERE id = %s"
@@ -225,6 +251,12 @@ def add_product_units(
     return None if row is None else row[0]
 
 
+class ScannedUnits(NamedTuple):
+    basket: BasketInfo
+    line_id: int
+    lines: list[BasketLineInfo]
+
+
 def scan_product_units(
     *,
     customer_id: int,
@@ -235,13 +267,14 @@ def scan_product_units(
     max_quantity: int,
     max_lines: int,
     now: dt.datetime,
-) -> tuple[BasketInfo, int] | None:
+) -> ScannedUnits | None:
     """The everyday scan in one statement (PostgreSQL): add ``quantity`` of the product
-    ``gtin`` names to the shopper's open basket, touched at ``now``; return the basket and
-    the line's id. None, with nothing written, for anything else: not their basket or not
-    open, a code the store cannot add, a line past ``max_quantity`` or a new line past
-    ``max_lines``, or a change to the basket that committed while the statement ran. The
-    caller then takes the transactional path, which says which."""
+    ``gtin`` names to the shopper's open basket, touched at ``now``; return the basket, the
+    line's id and every line as ``fetch_basket_lines`` reads them. None, with nothing
+    written, for anything else: not their basket or not open, a code the store cannot add,
+    a line past ``max_quantity`` or a new line past ``max_lines``, or a change to the basket
+    that committed while the statement ran. The caller then takes the transactional path,
+    which says which."""
     params = {
         "customer_id": customer_id,
         "basket_id": basket_id,
@@ -254,10 +287,11 @@ def scan_product_units(
     }
     with connection.cursor() as cursor:
         cursor.execute(_SCAN_PRODUCT_UNITS_SQL, params)
-        row = cursor.fetchone()
-    if row is None:
+        rows = cursor.fetchall()
+    if not rows:
         return None
-    line_id, store_id, store_code, store_name = row
+    width = len(BasketLineInfo._fields)
+    line_id, store_id, store_code, store_name = rows[0][width:]
     basket = BasketInfo(
         id=basket_id,
         customer_id=customer_id,
@@ -267,7 +301,7 @@ def scan_product_units(
         status=Basket.Status.OPEN,
         updated_at=now,
     )
-    return basket, line_id
+    return ScannedUnits(basket, line_id, [BasketLineInfo._make(row[:width]) for row in rows])
 
 
 def add_units(*, line_id: int, quantity: int) -> None:

@@ -1,8 +1,8 @@
 """Scan & pay baskets: open one at a store, scan into it, change or remove lines, read it priced.
 
 Every write takes the basket's row lock first (``lock_basket``, or ``FOR UPDATE`` in the
-one statement of an everyday scan on PostgreSQL), in the transaction that then reads and
-merges lines: the lock serialises all changes to one basket, so two scans from a shaky
+one statement of an everyday scan on PostgreSQL), in the transaction that then merges and
+reads lines: the lock serialises all changes to one basket, so two scans from a shaky
 phone or a double tap never lose an update, and quantities still move in the database
 (``quantity + n``). Nothing else is locked, so no two transactions can take these locks in
 opposite orders.
@@ -332,7 +332,7 @@ def scan(*, customer_id: int, basket_id: int, barcode: str, quantity: int | None
     not checked: the shopper is holding the item, whatever the stock count says.
 
     On PostgreSQL a product code the store sells goes in with one statement, a transaction
-    of its own (``scan_product_units``), and the lines are read after it: two round trips,
+    of its own that also reads the lines back (``scan_product_units``): one round trip,
     where a transaction takes five, for the request every shopper sends per item. Anything
     that statement does not write takes the transactional path: the basket locked, a
     product code added in one statement (``add_product_units``), labels and codes it
@@ -360,9 +360,7 @@ def scan(*, customer_id: int, basket_id: int, barcode: str, quantity: int | None
             now=now,
         )
         if added is not None:
-            basket, line_id = added
-            lines = fetch_basket_lines(basket=basket)
-            return ScanResult(basket=price_basket(basket=basket, lines=lines), line_id=line_id)
+            return ScanResult(basket=price_basket(basket=added.basket, lines=added.lines), line_id=added.line_id)
 
     with transaction.atomic():
         basket = lock_basket(customer_id=customer_id, basket_id=basket_id, now=now)

@@ -322,16 +322,21 @@ def test_no_index_covers_the_time_every_scan_touches():
 
 
 @pytest.mark.postgres
-def test_a_product_code_is_one_writing_statement_then_the_read_on_postgresql(basket, shop):
+def test_a_product_code_is_one_statement_that_reads_the_lines_back_on_postgresql(basket, shop):
     scan(basket, MILK_EAN)  # the first builds what the process keeps (live deals)
+    scan(basket, BEER_EAN)
 
     with CaptureQueriesContext(connection) as ctx:
-        result = scan(basket, BEER_EAN)
+        result = scan(basket, MILK_EAN, quantity=2)
 
-    # No BEGIN and COMMIT around them: the write is a transaction of its own.
-    assert [query["sql"].split()[0] for query in ctx.captured_queries] == ["WITH", "SELECT"]
-    assert line_rows(basket) == [(shop.milk.pk, "unit", 1), (shop.beer.pk, "unit", 1)]
-    assert result.line_id == BasketLine.objects.get(basket=basket, product=shop.beer).pk
+    # No BEGIN and COMMIT around it: the write is a transaction of its own, and the lines
+    # come back from it as a read after it would give them, the written line as written.
+    assert [query["sql"].split()[0] for query in ctx.captured_queries] == ["WITH"]
+    assert line_rows(basket) == [(shop.milk.pk, "unit", 3), (shop.beer.pk, "unit", 1)]
+    assert result.line_id == BasketLine.objects.get(basket=basket, product=shop.milk).pk
+    assert [line.info for line in result.basket.lines] == baskets.fetch_basket_lines(basket=basket)
+    assert result.basket.pricing.total_fen == 3 * 1190 + 650  # milk at this store's price, beer at the catalogue's
+    assert (result.basket.basket.store_code, result.basket.basket.store_name) == (shop.store.code, shop.store.name)
 
 
 @pytest.mark.postgres
