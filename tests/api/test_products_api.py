@@ -299,3 +299,38 @@ def test_a_throttled_shopper_may_look_up_again_when_the_window_turns(auth_client
 
     now[0] += 15
     assert lookup(auth_client, store.pk, "6901234567892").status_code == 200
+
+
+@pytest.mark.redis
+def test_the_lookup_count_lives_in_redis_for_its_window_and_no_longer(auth_client, milk, store, monkeypatch):
+    """One counter per shopper and window, moved and given the window's time to live in one
+    round trip, so every web process counts the same scans and idle counters go away."""
+    from django.core.cache import cache
+
+    monkeypatch.setattr(LookupThrottle, "rate", "5/min", raising=False)
+    monkeypatch.setattr(LookupThrottle, "timer", lambda self: 1_800_000_000.0 + 10)
+    StockFactory(location=store, product=milk)
+    for _ in range(2):
+        assert lookup(auth_client, store.pk, "6901234567892").status_code == 200
+
+    redis = cache.client.get_client()
+    names = [name.decode() for name in redis.keys(cache.client.make_key("throttle_lookup_*"))]
+    assert names == [cache.client.make_key(f"throttle_lookup_{auth_client.customer.pk}_{1_800_000_000 // 60}")]
+    assert int(redis.get(names[0])) == 2
+    assert 0 < redis.ttl(names[0]) <= 60
+
+
+@pytest.mark.redis
+def test_a_lookup_is_let_through_and_logged_when_redis_does_not_answer(auth_client, milk, store, monkeypatch, caplog):
+    from redis.client import Pipeline
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def down(self, *args, **kwargs):
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(LookupThrottle, "rate", "1/min", raising=False)
+    monkeypatch.setattr(Pipeline, "execute", down)
+    StockFactory(location=store, product=milk)
+
+    assert [lookup(auth_client, store.pk, "6901234567892").status_code for _ in range(3)] == [200, 200, 200]
+    assert "Throttle not counted: Redis did not answer" in caplog.text
