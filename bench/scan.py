@@ -5,7 +5,19 @@ then drives with ``wrk`` (Debian package ``wrk``):
 
 1. the ceiling: ``GET /api/v1/me``, the cheapest authenticated endpoint (token check only);
 2. ``POST /api/v1/baskets/{id}/scan``: each request is a random shopper scanning one of
-   the store's products, so baskets grow and lines merge under real row locks.
+   the store's products, so baskets grow and lines merge under real row locks. Baskets
+   grow all round, so the faster the server, the bigger they get (40-60 lines); with
+   ``--trip N`` shoppers instead walk in, scan N items one after another (interleaved
+   with the other shoppers in the store) and leave, so baskets hold 1 to N lines whatever
+   the speed.
+
+The database is made to look like one that has been running: each shopper has finished
+trips behind them (``--history`` expired baskets of 15 lines each), and between rounds the
+emptied baskets' dead rows are vacuumed and the statistics refreshed, as autovacuum does
+(run this against a PostgreSQL with autovacuum on or off: the bench does its work either
+way). Without that history the first statements of every connection were planned for an
+empty lines table, and prepared statements kept those plans (a scan of the whole table)
+for the connection's life.
 
 The load generator, the server and the database share the machine, whose speed drifts by
 a third within minutes with whatever else it runs; two back-to-back runs would compare the
@@ -53,6 +65,42 @@ request = function()
     '{"barcode": "' .. b .. '"}')
 end
 """
+# ``--trip``: each wrk thread keeps ``ACTIVE`` shoppers walking the aisles at once and sends
+# each request for the next of them in turn; a shopper scans ``TRIP`` items (drawn at
+# random, so a few are scanned twice) and leaves, and the next shopper from this slice's
+# list walks in with an empty basket. So every basket grows from 1 to ``TRIP`` lines, however
+# fast the server is. Each slice gets shoppers of its own (``SHOPPERS``), split between the
+# threads; a thread that runs out starts its list again.
+TRIP_LUA = """
+local shoppers = {SHOPPERS}
+local barcodes = {BARCODES}
+local threads = 0
+setup = function(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+init = function(args)
+  queue, nexti, active, turn = {}, 1, {}, 0
+  for i = id + 1, #shoppers, {THREADS} do queue[#queue + 1] = shoppers[i] end
+  math.randomseed(os.time() + id * 7919)
+  for a = 1, {ACTIVE} do active[a] = arrive() end
+end
+arrive = function()
+  local shopper = queue[nexti]
+  nexti = nexti % #queue + 1
+  return {shopper = shopper, left = {TRIP}}
+end
+request = function()
+  turn = turn % #active + 1
+  if active[turn].left == 0 then active[turn] = arrive() end
+  local t = active[turn]
+  t.left = t.left - 1
+  local b = barcodes[math.random(#barcodes)]
+  return wrk.format("POST", "/api/v1/baskets/" .. t.shopper[2] .. "/scan",
+    {["Authorization"] = "Bearer " .. t.shopper[1], ["Content-Type"] = "application/json"},
+    '{"barcode": "' .. b .. '"}')
+end
+"""
 # No ``response`` function in the scripts: wrk would copy every body into Lua for it (the
 # scan's is the whole basket, 10 KB), load-generator CPU taken from the shared cores.
 # wrk counts non-2xx answers itself.
@@ -69,6 +117,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shoppers", type=int, default=200)
     parser.add_argument("--products", type=int, default=150)
+    parser.add_argument("--history", type=int, default=10, help="finished baskets per shopper")
+    parser.add_argument(
+        "--trip", type=int, default=0, help="items per shopper's trip (0: random shoppers, baskets grow all round)"
+    )
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
@@ -89,23 +141,31 @@ def main() -> None:
     import django
 
     django.setup()
-    shoppers, barcodes, store = prepare(args.shoppers, args.products)
+    shoppers, barcodes, store = prepare(args.shoppers, args.products, args.history)
     print(f"database: {env.get('DATABASE_URL') or 'sqlite'}; cache: {env.get('REDIS_URL') or 'locmem'}")
     print(
-        f"{len(shoppers)} shoppers with open baskets at {store}, {len(barcodes)} products; "
+        f"{len(shoppers)} shoppers with open baskets at {store}, {len(barcodes)} products"
+        + (f", trips of {args.trip} scans; " if args.trip else ", random shoppers; ")
+        + f"{args.history} finished baskets per shopper; "
         f"gunicorn {args.workers} sync workers; wrk {args.threads} threads, {args.connections} connections, "
         f"{args.duration} s of each endpoint per round in {args.slice} s slices; "
         "2 cores shared by server, database and load generator"
     )
 
     lua_dir = Path(var_dir)
-    shoppers_lua = "{" + ",".join(f"{{{json.dumps(t)}, {b}}}" for t, b in shoppers) + "}"
-    (lua_dir / "me.lua").write_text(ME_LUA.replace("{TOKENS}", common.lua_list([t for t, _ in shoppers])))
-    scan_lua = LUA.replace("{SHOPPERS}", shoppers_lua).replace("{BARCODES}", common.lua_list(barcodes))
-    (lua_dir / "scan.lua").write_text(scan_lua)
-
     load = {"threads": args.threads, "connections": args.connections, "duration": args.slice}
     slices = max(1, args.duration // args.slice)
+    (lua_dir / "me.lua").write_text(ME_LUA.replace("{TOKENS}", common.lua_list([t for t, _ in shoppers])))
+    for n in range(slices):
+        if args.trip:  # each slice its own shoppers
+            share = len(shoppers) // slices
+            script = TRIP_LUA.replace("{SHOPPERS}", lua_shoppers(shoppers[n * share : (n + 1) * share]))
+            active = max(1, 2 * args.connections // args.threads)
+            script = script.replace("{THREADS}", str(args.threads)).replace("{ACTIVE}", str(active))
+            script = script.replace("{TRIP}", str(args.trip))
+        else:
+            script = LUA.replace("{SHOPPERS}", lua_shoppers(shoppers))
+        (lua_dir / f"scan-{n}.lua").write_text(script.replace("{BARCODES}", common.lua_list(barcodes)))
     runs = []
     with common.gunicorn(port=args.port, workers=args.workers, env=env) as master:
         meter = CpuMeter(master)
@@ -115,8 +175,9 @@ def main() -> None:
             for n in range(slices):
                 # ABBA order, so a steady drift in the machine's speed favours neither
                 for name in ("me", "scan") if n % 2 == 0 else ("scan", "me"):
+                    script = lua_dir / ("me.lua" if name == "me" else f"scan-{n}.lua")
                     with meter.measure() as cpu:
-                        result = common.run_wrk(base, lua_dir / f"{name}.lua", **load)
+                        result = common.run_wrk(base, script, **load)
                     taken[name].append({**result, "cpu": cpu})
             runs.append((combine(taken["me"]), combine(taken["scan"]), basket_sizes()))
 
@@ -140,6 +201,11 @@ def main() -> None:
     print(f"\nscan / ceiling by round: {', '.join(f'{r:.0%}' for r in ratios)}")
     print(f"scan throughput = {statistics.median(ratios):.0%} of the ceiling, median (target: at least 50%)")
     print_statements(shoppers[0], barcodes[0])
+
+
+def lua_shoppers(shoppers: list[tuple[str, int]]) -> str:
+    """A Lua table of ``{token, basket_id}`` pairs."""
+    return "{" + ",".join(f"{{{json.dumps(token)}, {basket_id}}}" for token, basket_id in shoppers) + "}"
 
 
 def combine(slices: list[dict]) -> dict:
@@ -186,7 +252,7 @@ class CpuMeter:
             spent[part] = sum(used - before[part].get(pid, 0.0) for pid, used in after[part].items())
 
 
-def prepare(n_shoppers: int, n_products: int):
+def prepare(n_shoppers: int, n_products: int, history: int):
     from checkout.models import Basket
     from miniprogram_api.accounts.models import Customer
     from miniprogram_api.accounts.tokens import issue_token
@@ -208,13 +274,57 @@ def prepare(n_shoppers: int, n_products: int):
         raw, _ = issue_token(customer=customer)
         basket = Basket.objects.create(customer=customer, store=store, updated_at=clock.now())
         shoppers.append((raw, basket.pk))
+    add_history(store_id=store.pk, baskets_per_shopper=history)
     return shoppers, barcodes, store.code
 
 
+HISTORY_SQL = """
+    WITH trips AS (
+        INSERT INTO checkout_basket (customer_id, store_id, status, created_at, updated_at)
+        SELECT b.customer_id, b.store_id, 'expired', now() - interval '1 day', now() - interval '1 day'
+        FROM checkout_basket b, generate_series(1, %(per_shopper)s)
+        WHERE b.store_id = %(store_id)s AND b.status = 'open'
+        RETURNING id, store_id
+    )
+    INSERT INTO checkout_basketline (basket_id, product_id, kind, barcode, quantity, created_at)
+    SELECT t.id, s.product_id, 'unit', s.code, 1, now() - interval '1 day'
+    FROM trips t
+    -- t.id in the subquery: 15 products drawn per trip, not once per store and reused
+    CROSS JOIN LATERAL (
+        SELECT st.product_id, min(b.code) AS code
+        FROM stores_stock st JOIN stores_barcode b ON b.product_id = st.product_id
+        WHERE st.location_id = t.store_id AND t.id > 0
+        GROUP BY st.product_id ORDER BY random() LIMIT 15
+    ) s
+"""
+
+
+def add_history(*, store_id: int, baskets_per_shopper: int) -> None:
+    """Finished trips for every shopper (expired baskets of 15 lines), as a database that has
+    been running holds: lines are never deleted, so the table is never near empty."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(HISTORY_SQL, {"store_id": store_id, "per_shopper": baskets_per_shopper})
+    autovacuum()
+
+
+def autovacuum() -> None:
+    """What autovacuum would do after the bench empties its baskets: dead rows vacuumed,
+    statistics refreshed (on PostgreSQL; nothing on SQLite)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM (ANALYZE) checkout_basket, checkout_basketline")
+
+
 def empty_baskets() -> None:
+    """The shoppers' open baskets emptied (their finished ones stay), then vacuumed."""
     from checkout.models import BasketLine
 
-    BasketLine.objects.all().delete()
+    BasketLine.objects.filter(basket__status="open").delete()
+    autovacuum()
 
 
 def basket_sizes() -> str:
@@ -223,8 +333,8 @@ def basket_sizes() -> str:
 
     from checkout.models import Basket, BasketLine
 
-    per_basket = Basket.objects.annotate(n=Count("lines")).aggregate(biggest=Max("n"))
-    totals = BasketLine.objects.aggregate(
+    per_basket = Basket.objects.filter(status="open").annotate(n=Count("lines")).aggregate(biggest=Max("n"))
+    totals = BasketLine.objects.filter(basket__status="open").aggregate(
         lines=Count("id"), units=Sum("quantity"), baskets=Count("basket", distinct=True)
     )
     mean = totals["lines"] / max(totals["baskets"], 1)
